@@ -1,0 +1,190 @@
+"""The command, event and state catalogue: what each device kind accepts and reports.
+
+The server validates arguments before it stores a command and the edge validates them again before
+it touches a device (bus.md §5.3 step 6), both with these models, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hallbus.errors import PayloadError
+
+# Device kinds and protocol ids (devices.md §1).
+TICKET_PRINTER = "ticket_printer"
+WINDOW_SCREEN = "window_screen"
+HALL_SCREEN = "hall_screen"
+CALLER = "caller"
+EVALUATOR = "evaluator"
+
+
+class Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=512)
+
+
+class PrintTicketArgs(Args):
+    """Everything printed on a queue ticket; `qr` is the payload of the ticket's QR code."""
+
+    hall_name: str = Field(min_length=1, max_length=64)
+    ticket_no: str = Field(min_length=1, max_length=16)
+    matter: str = Field(min_length=1, max_length=64)
+    ahead: int = Field(ge=0, le=100_000)
+    issued_at: int = Field(ge=0)
+    qr: str = Field(min_length=1, max_length=256)
+    notice: str = Field(default="", max_length=128)
+
+
+class ShowTextArgs(Args):
+    """A line of text for an LED strip or a generic screen area."""
+
+    text: str = Field(min_length=1, max_length=128)
+    area: int = Field(default=0, ge=0, le=31)
+    effect: Literal["static", "move_left", "quick_type"] = "static"
+    stay_s: float = Field(default=5.0, ge=0, le=120)
+
+
+class ClearArgs(Args):
+    area: int | None = Field(default=None, ge=0, le=31)
+
+
+class ShowNumberArgs(Args):
+    text: str = Field(min_length=0, max_length=8)
+    blink: int = Field(default=0, ge=0, le=255)
+
+
+class ShowInfoArgs(Args):
+    waiting: int = Field(ge=0, le=65535)
+    text: str = Field(default="", max_length=64)
+
+
+class SetClerkArgs(Args):
+    window_no: str = Field(min_length=1, max_length=16)
+    staff_id: str = Field(min_length=1, max_length=32)
+    staff_name: str = Field(min_length=1, max_length=32)
+    title: str = Field(default="", max_length=32)
+    photo_id: int = Field(default=0, ge=0, le=0xFFFFFFFF)
+
+
+class RequestRatingArgs(Args):
+    rating_id: int = Field(ge=1, le=0xFFFFFFFF)
+    timeout_s: int = Field(default=30, ge=0, le=3600)
+    case_no: str = Field(default="", max_length=50)
+    level_mask: int = Field(default=0x1F, ge=1, le=0x1F)
+    options: int = Field(default=0x01, ge=0, le=0x0F)
+
+
+class CancelRatingArgs(Args):
+    rating_id: int = Field(ge=1, le=0xFFFFFFFF)
+
+
+class SetModeArgs(Args):
+    mode: Literal["idle", "serving", "paused", "off_duty"]
+
+
+class EmptyArgs(Args):
+    pass
+
+
+COMMANDS: dict[str, dict[str, type[Args]]] = {
+    TICKET_PRINTER: {"print_ticket": PrintTicketArgs},
+    WINDOW_SCREEN: {"show_text": ShowTextArgs, "clear": ClearArgs},
+    HALL_SCREEN: {"show_text": ShowTextArgs, "clear": ClearArgs},
+    CALLER: {"show_number": ShowNumberArgs, "show_info": ShowInfoArgs},
+    EVALUATOR: {
+        "set_clerk": SetClerkArgs,
+        "request_rating": RequestRatingArgs,
+        "cancel_rating": CancelRatingArgs,
+        "set_mode": SetModeArgs,
+    },
+}
+EDGE_COMMANDS: dict[str, type[Args]] = {"rebirth": EmptyArgs}
+
+# Longest execution time per command, added to expires_at for the server's deadline (bus.md §5.4).
+EXECUTION_BUDGET_S: dict[str, float] = {"print_ticket": 20.0, "request_rating": 5.0}
+DEFAULT_EXECUTION_BUDGET_S = 5.0
+
+# Caller keypad keys (devices.md §5.9) by their bus name.
+KEYS: dict[int, str] = {
+    0x01: "call_next",
+    0x02: "recall",
+    0x03: "start",
+    0x04: "finish",
+    0x05: "skip",
+    0x06: "pause",
+    0x07: "resume",
+    0x08: "transfer",
+    0x09: "ask_rating",
+    0x0A: "login",
+    0x0B: "logout",
+    **{0x10 + d: f"digit_{d}" for d in range(10)},
+}
+KEY_CODES: dict[str, int] = {name: code for code, name in KEYS.items()}
+
+RATING_LABELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+
+
+class KeyEventData(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    key: str
+    arg: int = 0
+    long: bool = False
+
+
+class RatingEventData(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    rating_id: int = Field(ge=1, le=0xFFFFFFFF)
+    level: int = Field(ge=1, le=5)
+    source: Literal["key", "touch", "qr"] = "key"
+    reasons: list[int] = Field(default_factory=list)
+    text: str = Field(default="", max_length=512)
+
+
+class RatingClosedData(BaseModel):
+    """A rating request that ended without a rating (timeout or cancel): nobody rated."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    rating_id: int = Field(ge=1, le=0xFFFFFFFF)
+
+
+EVENTS: dict[str, type[BaseModel]] = {
+    "key": KeyEventData,
+    "rating": RatingEventData,
+    "rating_timeout": RatingClosedData,
+    "rating_cancelled": RatingClosedData,
+}
+
+
+def command_args_model(kind: str, name: str) -> type[Args]:
+    """The argument model of command `name` for device kind `kind`; PayloadError if there is none."""
+    try:
+        return COMMANDS[kind][name]
+    except KeyError:
+        raise PayloadError(f"unknown command {name!r} for device kind {kind!r}") from None
+
+
+def validate_args(kind: str, name: str, args: dict[str, Any]) -> Args:
+    """Validate command arguments; PayloadError names the first bad field."""
+    model = command_args_model(kind, name)
+    try:
+        return model.model_validate(args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "args"
+        raise PayloadError(f"{name}: {where}: {first['msg']}") from None
+
+
+def validate_event(event_type: str, data: dict[str, Any]) -> BaseModel:
+    model = EVENTS.get(event_type)
+    if model is None:
+        raise PayloadError(f"unknown event type {event_type!r}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "data"
+        raise PayloadError(f"{event_type}: {where}: {first['msg']}") from None
