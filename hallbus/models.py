@@ -38,7 +38,7 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    v: Literal[1] = SCHEMA_VERSION
+    v: Literal[1] = 1
     ts: int = Field(default_factory=now_ms, ge=0)
 
 

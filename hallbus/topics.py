@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from hallbus.errors import TopicError
 
@@ -17,7 +17,7 @@ ID_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
 COMMAND_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
-class TopicKind(str, Enum):
+class TopicKind(StrEnum):
     SERVER_STATUS = "server/status"
     EDGE_STATUS = "edge/status"
     EDGE_INVENTORY = "edge/inventory"
