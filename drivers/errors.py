@@ -35,7 +35,7 @@ class TransportError(DriverError):
     code = "device_offline"
 
 
-class TransportTimeout(TransportError):
+class TransportTimeout(TransportError):  # noqa: N818 (established names)
     """A read or write did not complete within its timeout."""
 
     code = "timeout"
@@ -47,13 +47,13 @@ class CodecError(DriverError):
     code = "bad_frame"
 
 
-class DeviceRejected(DriverError):
+class DeviceRejected(DriverError):  # noqa: N818 (established names)
     """The device answered and refused (NACK, a non-OK HDP/1 STATUS, paper out before printing)."""
 
     code = "device_rejected"
 
 
-class BadArguments(DriverError):
+class BadArguments(DriverError):  # noqa: N818 (established names)
     """The command cannot be expressed for this device (text too long, not encodable)."""
 
     code = "bad_args"

@@ -1,0 +1,152 @@
+"""One simulated hall: every device's simulator on its own pseudo-terminal, and the edge config for it.
+
+The edge opens the pty paths with pyserial exactly as it would open real serial ports; the demo and the
+tests act as citizens and clerks through the simulators' controls (press a key, rate) and read what
+the devices printed and showed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from drivers.registry import load_profile
+from simulators.attach import Faults, PtyLink, attach_pty
+from simulators.city import DevicePlan, HallPlan
+from simulators.devices.bx5k_screen import Bx5kScreenSimulator
+from simulators.devices.hdp1_caller import CallerSimulator
+from simulators.devices.hdp1_evaluator import EvaluatorSimulator, NoRatingPending
+from simulators.devices.printer import PrintedTicket, PrinterSimulator
+
+log = logging.getLogger(__name__)
+
+Simulator = PrinterSimulator | Bx5kScreenSimulator | CallerSimulator | EvaluatorSimulator
+
+
+def build_simulator(device: DevicePlan) -> Simulator:
+    """The simulator for one planned device, configured from the same profile as its driver."""
+    profile = load_profile(device.profile)
+    if device.kind == "ticket_printer":
+        return PrinterSimulator(profile)
+    if device.kind in ("window_screen", "hall_screen"):
+        return Bx5kScreenSimulator(profile, address=device.address)
+    if device.kind == "caller":
+        return CallerSimulator(profile, address=device.address)
+    if device.kind == "evaluator":
+        return EvaluatorSimulator(profile, address=device.address)
+    raise ValueError(f"no simulator for device kind {device.kind!r}")
+
+
+class SimulatedHall:
+    def __init__(self, plan: HallPlan, seed: int | None = None) -> None:
+        self.plan = plan
+        self.rng = random.Random(seed)
+        self.sims: dict[str, Simulator] = {}
+        self.links: dict[str, PtyLink] = {}
+        self._seen_requests: dict[str, int] = {}
+        self._lock = threading.Lock()
+        for device in plan.devices:
+            sim = build_simulator(device)
+            self.sims[device.device_id] = sim
+            self.links[device.device_id] = attach_pty(sim, Faults(), name=f"{plan.hall_id}/{device.device_id}")
+
+    # -- the edge's view ---------------------------------------------------------------------------
+    def edge_config(self, mqtt_url: str, state_dir: Path) -> dict[str, Any]:
+        """The edge configuration (edge/config.py) that points at these simulators' ttys."""
+        return {
+            "hall": self.plan.hall_id,
+            "edge": self.plan.edge,
+            "mqtt_url": mqtt_url,
+            "state_dir": str(state_dir),
+            "devices": [
+                {
+                    "device_id": d.device_id,
+                    "kind": d.kind,
+                    "protocol": d.protocol,
+                    "url": self.links[d.device_id].path,
+                    "profile": d.profile,
+                    "address": d.address,
+                }
+                for d in self.plan.devices
+            ],
+        }
+
+    # -- devices by role ---------------------------------------------------------------------------
+    @property
+    def printer(self) -> PrinterSimulator:
+        sim = self.sims["kiosk1-printer"]
+        assert isinstance(sim, PrinterSimulator)
+        return sim
+
+    def screen(self, window: str) -> Bx5kScreenSimulator:
+        sim = self.sims[f"{window}-screen"]
+        assert isinstance(sim, Bx5kScreenSimulator)
+        return sim
+
+    def caller(self, window: str) -> CallerSimulator:
+        sim = self.sims[f"{window}-caller"]
+        assert isinstance(sim, CallerSimulator)
+        return sim
+
+    def evaluator(self, window: str) -> EvaluatorSimulator:
+        sim = self.sims[f"{window}-eval"]
+        assert isinstance(sim, EvaluatorSimulator)
+        return sim
+
+    def link(self, device_id: str) -> PtyLink:
+        return self.links[device_id]
+
+    # -- what people do ----------------------------------------------------------------------------
+    def press(self, window: str, key: str, arg: int = 0) -> int:
+        """A clerk presses a key on the window's caller keypad."""
+        return self.caller(window).press(key, arg)
+
+    def wait_for_rating_request(self, window: str, timeout: float) -> int | None:
+        """The rating id of a request the evaluator received since the last call, or None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pending = self.evaluator(window).pending_rating_id
+            with self._lock:
+                if pending is not None and pending != self._seen_requests.get(window):
+                    self._seen_requests[window] = pending
+                    return pending
+            time.sleep(0.01)
+        return None
+
+    def rate(self, window: str, level: int) -> int | None:
+        """A citizen presses a level on the evaluator; None if it was not asking any more."""
+        try:
+            return self.evaluator(window).rate(level)
+        except NoRatingPending:
+            return None
+
+    # -- what devices showed -----------------------------------------------------------------------
+    def screen_texts(self, window: str) -> list[str]:
+        return list(self.screen(window).history)
+
+    def printed(self) -> list[PrintedTicket]:
+        return [job for job in list(self.printer.jobs) if not job.failed]
+
+    def printed_count(self) -> int:
+        return len(self.printed())
+
+    def wait_for_printed(self, timeout: float) -> PrintedTicket:
+        job = self.printer.wait_for_job(timeout)
+        if job is None:
+            raise TimeoutError(f"nothing printed within {timeout} s")
+        return job
+
+    def save_printed(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for n, job in enumerate(self.printer.jobs, start=1):
+            suffix = "-FAILED" if job.failed else ""
+            qr = "".join(f"\n[QR] {p}" for p in job.qr_payloads)
+            (folder / f"{n:04d}{suffix}.txt").write_text(job.text + qr + "\n", encoding="utf-8")
+
+    def close(self) -> None:
+        for link in self.links.values():
+            link.close()
