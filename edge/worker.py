@@ -219,6 +219,11 @@ class DeviceWorker:
         except DriverError as exc:
             self.sink.command_finished(self.device_id, cmd, "error", {}, error_info(exc))
             return
+        except Exception as exc:  # a driver bug must cost one command, not the device's worker thread
+            log.exception("device %s: driver failed on %s %s", self.device_id, cmd.name, cmd.cmd_id)
+            err = {"code": "outcome_unknown", "message": f"driver error: {type(exc).__name__}", "retryable": False}
+            self.sink.command_finished(self.device_id, cmd, "error", {}, err)
+            return
         self._link_ok()
         self.sink.command_finished(self.device_id, cmd, "ok", data, None)
         self.next_probe = 0.0  # a command may have changed what the device shows or holds

@@ -82,9 +82,13 @@ def encode_text(text: str, encoding: str) -> bytes:
     return encode_with_box(text, encoding)
 
 
-def issue_time_text(issued_at: int) -> str:
-    """Hall local time to the minute, e.g. 2025-01-15 09:31."""
-    return datetime.fromtimestamp(issued_at, UTC).astimezone(HALL_TZ).strftime("%Y-%m-%d %H:%M")
+def issue_time_text(issued_at_ms: int) -> str:
+    """Hall local time to the minute, e.g. 2025-01-15 09:31, from bus time (UTC milliseconds)."""
+    try:
+        moment = datetime.fromtimestamp(issued_at_ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise BadArguments(f"print_ticket: issued_at {issued_at_ms} is not a time in UTC milliseconds") from None
+    return moment.astimezone(HALL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _size(width: int, height: int) -> bytes:

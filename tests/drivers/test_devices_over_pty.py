@@ -20,7 +20,7 @@ TICKET = {
     "ticket_no": "B012",
     "matter": "不动产登记",
     "ahead": 7,
-    "issued_at": 1736904665,
+    "issued_at": 1736904665000,
     "qr": "https://hall.example/t/B012?h=1",
     "notice": "请留意叫号",
 }

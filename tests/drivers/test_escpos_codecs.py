@@ -39,7 +39,7 @@ def test_missing_or_foreign_replies_are_unknown() -> None:
 
 def ticket(**over: object) -> TicketContent:
     fields: dict[str, object] = dict(hall_name="市民服务中心", ticket_no="A001", matter="户籍办理", ahead=3,
-                                     issued_at=1736904665, qr="https://hall.example/t/A001", notice="")  # fmt: skip
+                                     issued_at=1736904665000, qr="https://hall.example/t/A001", notice="")  # fmt: skip
     fields.update(over)
     return TicketContent.from_args(fields)
 
@@ -55,7 +55,7 @@ def test_ticket_bytes_structure() -> None:
 
 
 def test_issue_time_is_shanghai() -> None:
-    assert issue_time_text(1736904665) == "2025-01-15 09:31"
+    assert issue_time_text(1736904665000) == "2025-01-15 09:31"
 
 
 def test_unencodable_character_becomes_box() -> None:

@@ -1,0 +1,77 @@
+"""What every service receives: settings, database, the command publisher and the dispatch RNG.
+
+Built once by the app and passed down, so no module reads the environment or holds a global.
+`transaction()` is the one way decisions are written: the commands they queue are published only
+after the commit succeeded (bus.md §5.4: stored before published).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from hall_server.db import Database, local_tz
+from hall_server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OUTBOX_KEY = "hall_outbox"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A stored command ready to go on the wire (to a device, or to an edge when `device` is None)."""
+
+    hall: str
+    name: str
+    cmd_id: str
+    expires_at: int
+    args: dict[str, Any]
+    device: str | None = None
+    edge: str | None = None
+
+
+class Publisher(Protocol):
+    def publish_command(self, cmd: Outgoing) -> None: ...
+
+    def halls_changed(self) -> None: ...
+
+
+class NullPublisher:
+    """No bus configured: commands stay stored (and time out), nothing is sent."""
+
+    def publish_command(self, cmd: Outgoing) -> None:
+        log.debug("no bus: command %s %s for hall=%s stays stored", cmd.name, cmd.cmd_id, cmd.hall)
+
+    def halls_changed(self) -> None:
+        return None
+
+
+@dataclass
+class HallContext:
+    settings: Settings
+    db: Database
+    publisher: Publisher = field(default_factory=NullPublisher)
+    rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
+    tz: tzinfo = field(default_factory=local_tz)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction whose queued commands are published after a successful commit."""
+        with self.db.write() as session:
+            yield session
+            outgoing: list[Outgoing] = list(session.info.get(OUTBOX_KEY, []))
+        for cmd in outgoing:
+            self.publisher.publish_command(cmd)
+
+
+def enqueue(session: Session, cmd: Outgoing) -> None:
+    """Hand a command to the post-commit publisher of this session's transaction."""
+    session.info.setdefault(OUTBOX_KEY, []).append(cmd)

@@ -1,0 +1,287 @@
+"""SQLAlchemy 2 tables of the hall server: the single source of truth (architecture.md).
+
+Times are UTC milliseconds (BigInteger), as on the bus, so SQLite and PostgreSQL compare them alike.
+Uniqueness that protects an invariant is declared here as a constraint, so a bug elsewhere fails
+loudly instead of issuing a number twice or calling a ticket to two windows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID = String(64)
+ACTIVE_TICKET_STATES = ("called", "serving")
+_ACTIVE_SQL = "state IN ('called', 'serving')"
+
+
+class Base(DeclarativeBase):
+    """Declarative base; JSON columns name their type explicitly so both backends agree."""
+
+
+class Hall(Base):
+    __tablename__ = "halls"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Matter(Base):
+    __tablename__ = "matters"
+
+    code: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(4))
+
+
+class Window(Base):
+    """A service counter. `current_ticket_id` mirrors the one called/serving ticket for fast reads."""
+
+    __tablename__ = "windows"
+
+    hall_id: Mapped[str] = mapped_column(ID, ForeignKey("halls.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    number: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128), default="")
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    clerk_staff_id: Mapped[str | None] = mapped_column(String(32))
+    clerk_name: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="offline")
+    current_ticket_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    __table_args__ = (ForeignKeyConstraint(["hall_id", "window_id"], ["windows.hall_id", "windows.id"]),)
+
+    hall_id: Mapped[str] = mapped_column(ID, ForeignKey("halls.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    edge_id: Mapped[str | None] = mapped_column(ID)
+    window_id: Mapped[str | None] = mapped_column(ID)
+    availability: Mapped[str] = mapped_column(String(16), default="unknown")
+    availability_reason: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    in_topology: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TicketCounter(Base):
+    """Last number issued per (hall, local day, prefix); bumped with one atomic upsert."""
+
+    __tablename__ = "ticket_counters"
+
+    hall_id: Mapped[str] = mapped_column(ID, ForeignKey("halls.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(4), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("hall_id", "day", "number", name="uq_ticket_number"),
+        UniqueConstraint("hall_id", "request_id", name="uq_ticket_request"),
+        ForeignKeyConstraint(["hall_id", "window_id"], ["windows.hall_id", "windows.id"]),
+        Index(
+            "uq_window_one_active_ticket",
+            "hall_id",
+            "window_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
+        Index("ix_ticket_queue", "hall_id", "state", "issued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hall_id: Mapped[str] = mapped_column(ID, ForeignKey("halls.id"))
+    day: Mapped[str] = mapped_column(String(10))
+    prefix: Mapped[str] = mapped_column(String(4))
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(16))
+    matter_code: Mapped[str] = mapped_column(ID, ForeignKey("matters.code"))
+    state: Mapped[str] = mapped_column(String(16), default="waiting")
+    window_id: Mapped[str | None] = mapped_column(ID)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    called_at: Mapped[int | None] = mapped_column(BigInteger)
+    started_at: Mapped[int | None] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)
+    recalls: Mapped[int] = mapped_column(Integer, default=0)
+    printer_id: Mapped[str | None] = mapped_column(ID)
+    print_status: Mapped[str] = mapped_column(String(16), default="none")
+    print_cmd_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Visit(Base):
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
+    hall_id: Mapped[str] = mapped_column(ID, ForeignKey("halls.id"))
+    opened_at: Mapped[int] = mapped_column(BigInteger)
+    closed_at: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+class VisitPeriod(Base):
+    """One stretch of a visit in one state; the stats detect double calls from these rows."""
+
+    __tablename__ = "visit_periods"
+    __table_args__ = (
+        Index("ix_period_visit", "visit_id"),
+        Index("ix_period_window", "hall_id", "window_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
+    hall_id: Mapped[str] = mapped_column(ID)
+    state: Mapped[str] = mapped_column(String(16))
+    window_id: Mapped[str | None] = mapped_column(ID)
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RatingRequest(Base):
+    """一次一评: one request per visit; `rating_id` is issued here and nowhere else."""
+
+    __tablename__ = "rating_requests"
+
+    rating_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), unique=True)
+    hall_id: Mapped[str] = mapped_column(ID, ForeignKey("halls.id"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    window_id: Mapped[str] = mapped_column(ID)
+    clerk_staff_id: Mapped[str | None] = mapped_column(String(32))
+    clerk_name: Mapped[str | None] = mapped_column(String(32))
+    matter_code: Mapped[str] = mapped_column(ID)
+    evaluator_id: Mapped[str | None] = mapped_column(ID)
+    cmd_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    closed_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Rating(Base):
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("rating_requests.rating_id"), unique=True)
+    hall_id: Mapped[str] = mapped_column(ID)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    window_id: Mapped[str] = mapped_column(ID)
+    clerk_staff_id: Mapped[str | None] = mapped_column(String(32))
+    clerk_name: Mapped[str | None] = mapped_column(String(32))
+    matter_code: Mapped[str] = mapped_column(ID)
+    level: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[int]] = mapped_column(JSON)
+    text: Mapped[str] = mapped_column(Text, default="")
+    event_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class CommandRecord(Base):
+    """A command to a device or an edge, stored (and committed) before it is published."""
+
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_command_pending", "status", "deadline"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cmd_id: Mapped[str] = mapped_column(String(64), unique=True)
+    hall_id: Mapped[str] = mapped_column(ID)
+    device_id: Mapped[str | None] = mapped_column(ID)
+    edge_id: Mapped[str | None] = mapped_column(ID)
+    name: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    result_at: Mapped[int | None] = mapped_column(BigInteger)
+    publish_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BusEvent(Base):
+    """Every event applied, keyed by `event_id` so a replay is a no-op (bus.md §7.1)."""
+
+    __tablename__ = "bus_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    hall_id: Mapped[str] = mapped_column(ID)
+    edge_id: Mapped[str] = mapped_column(ID)
+    stream: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    device_id: Mapped[str] = mapped_column(ID)
+    type: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class StreamMark(Base):
+    """Highest `seq` seen per (hall, edge, stream) and the numbers still missing below it."""
+
+    __tablename__ = "stream_marks"
+    __table_args__ = (UniqueConstraint("hall_id", "edge_id", "stream", name="uq_stream_mark"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hall_id: Mapped[str] = mapped_column(ID)
+    edge_id: Mapped[str] = mapped_column(ID)
+    stream: Mapped[str] = mapped_column(String(64))
+    highest: Mapped[int] = mapped_column(BigInteger)
+    missing: Mapped[list[int]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Edge(Base):
+    __tablename__ = "edges"
+
+    hall_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    session: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="unknown")
+    boot_id: Mapped[str | None] = mapped_column(String(64))
+    inventory: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    offline_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ServerSession(Base):
+    """The server's liveness session counter (bus.md §4.2), one row, bumped per connect."""
+
+    __tablename__ = "server_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counter: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_hall_action", "hall_id", "action"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    hall_id: Mapped[str | None] = mapped_column(ID)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
