@@ -31,6 +31,8 @@ def configure(
         format="%(name)s: %(message)s",
         handlers=[RichHandler(show_path=False, rich_tracebacks=False)],
     )
+    for chatty in ("httpx", "httpcore", "uvicorn.access", "amqtt"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _register() -> None:

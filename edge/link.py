@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import queue
+import secrets
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -97,8 +99,13 @@ class EdgeLink:
         self.client.loop_stop()
 
     def _on_pre_connect(self, client: mqtt.Client, userdata: Any) -> None:
-        """Before every reconnect: a new session number and a Will that carries it (§4.1 steps 1–2)."""
+        """Before every reconnect: jitter, a new session number and a Will that carries it (§4.1 steps 1–2).
+
+        paho backs off exponentially but without jitter; after a broker restart thousands of edges would
+        reconnect in lockstep, so each waits a random extra 0–500 ms.
+        """
         if self.connection_epoch > 0:
+            time.sleep(secrets.randbelow(500) / 1000)
             self._arm_will()
 
     def _on_connect(

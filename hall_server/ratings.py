@@ -48,7 +48,9 @@ def request_rating(ctx: HallContext, session: Session, ticket: Ticket, visit: Vi
     session.add(req)
     session.flush()
     if evaluator is not None:
-        args = {"rating_id": req.rating_id, "timeout_s": ctx.settings.rating_timeout_s}
+        # b0 voice prompt; b3 replace: a request left pending by a citizen who walked away must not block
+        # the next visit's request (devices.md §5.11); the evaluator reports the old one cancelled.
+        args = {"rating_id": req.rating_id, "timeout_s": ctx.settings.rating_timeout_s, "options": 0x01 | 0x08}
         req.cmd_id = commands.send_to_device(ctx, session, evaluator, "request_rating", args).cmd_id
     log.info(
         "hall=%s window=%s ticket=%s rating requested (rating_id=%d, evaluator=%s)",

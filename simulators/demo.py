@@ -243,11 +243,16 @@ class CityDemo:
         """Give the outboxes time to deliver every rating pressed; anything missing is lost."""
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            if all(self._stored_rating_ids(p.hall_id) >= self.tally[p.hall_id].rated for p in self.plans):
+            if all(self._settled(p.hall_id) for p in self.plans):
                 break
             time.sleep(0.25)
             live.update(self._table(end))
         live.update(self._table(end))
+
+    def _settled(self, hall_id: str) -> bool:
+        tally = self.tally[hall_id]
+        printed = self.halls[hall_id].printed_count() >= len(tally.issued)
+        return printed and self._stored_rating_ids(hall_id) >= tally.rated
 
     def _stored_rating_ids(self, hall_id: str) -> set[int]:
         assert self.server is not None
