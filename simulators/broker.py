@@ -7,6 +7,7 @@ with the same persistence directory, so tests can take the broker away in the mi
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -175,8 +176,13 @@ class AmqttBroker:
 
 
 def start_embedded_broker(prefer_mosquitto: bool = True, workdir: Path | None = None) -> MosquittoBroker | AmqttBroker:
-    """The demo's broker: a Mosquitto child if the binary exists, otherwise amqtt in-process."""
+    """The demo's broker: a Mosquitto child if the binary exists, otherwise amqtt in-process.
+
+    HALL_EMBEDDED_BROKER=amqtt forces the fallback (to try what a machine without Mosquitto runs).
+    """
+    if os.environ.get("HALL_EMBEDDED_BROKER", "").lower() == "amqtt":
+        prefer_mosquitto = False
     if prefer_mosquitto and mosquitto_binary():
         return MosquittoBroker(workdir=workdir).start()
-    log.warning("mosquitto not installed; using amqtt in-process (fine for a few halls only)")
+    log.warning("using amqtt in-process as the broker (fine for a few halls only; install mosquitto for more)")
     return AmqttBroker().start()
