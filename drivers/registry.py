@@ -13,8 +13,14 @@ from typing import Any
 
 from drivers.devices.base import Device, DeviceSpec
 from drivers.devices.bx5k_screen import Bx5kScreen
+from drivers.devices.cert_printer import IppCertificatePrinter
 from drivers.devices.hdp1_caller import Hdp1Caller
 from drivers.devices.hdp1_evaluator import Hdp1Evaluator
+from drivers.devices.hdp1_seal import Hdp1SealMachine, Hdp1Stamper
+from drivers.devices.id_reader import SamIdReader
+from drivers.devices.onbon5g_screen import Onbon5gScreen
+from drivers.devices.speaker import EspeakSpeaker
+from drivers.devices.syn6288_speaker import Syn6288Speaker
 from drivers.devices.ticket_printer import EscposTicketPrinter
 from drivers.errors import DriverError
 from drivers.transports.base import Transport
@@ -28,6 +34,13 @@ DEVICE_CLASSES: dict[tuple[str, str], type[Device]] = {
     ("hall_screen", "onbon-bx5k"): Bx5kScreen,
     ("caller", "hdp1"): Hdp1Caller,
     ("evaluator", "hdp1"): Hdp1Evaluator,
+    ("id_reader", "sam"): SamIdReader,
+    ("seal_machine", "hdp1"): Hdp1SealMachine,
+    ("stamper", "hdp1"): Hdp1Stamper,
+    ("hall_screen", "onbon-5g"): Onbon5gScreen,
+    ("voice", "espeak-ng"): EspeakSpeaker,
+    ("voice", "syn6288"): Syn6288Speaker,
+    ("cert_printer", "ipp"): IppCertificatePrinter,
 }
 
 
@@ -54,6 +67,24 @@ def device_class(kind: str, protocol: str) -> type[Device]:
         raise DriverError(f"no driver for kind {kind!r} protocol {protocol!r}", code="unknown_device") from None
 
 
+def transport_for(spec: DeviceSpec, profile: dict[str, Any]) -> Transport:
+    """The transport a device URL names: tcp://host:port, usb://vid:pid, else a pyserial URL or path.
+
+    pyserial URLs (a tty path, rfc2217://, socket://, loop://) go through serial_for_url; tcp:// and
+    usb:// get the project's own transports, which have explicit connect and transfer timeouts.
+    """
+    url = spec.url
+    if url.startswith("tcp://"):
+        from drivers.transports.tcp import TcpTransport
+
+        return TcpTransport.from_url(url, int(profile.get("tcp_port", 9100)), device_id=spec.device_id)
+    if url.startswith("usb://"):
+        from drivers.transports.usb import UsbTransport
+
+        return UsbTransport.from_url(url, device_id=spec.device_id)
+    return SerialTransport(url, int(profile.get("baudrate", 9600)), device_id=spec.device_id)
+
+
 def open_device(
     spec: DeviceSpec,
     transport: Transport | None = None,
@@ -69,7 +100,7 @@ def open_device(
     cls = device_class(spec.kind, spec.protocol)
     merged = {**(profile if profile is not None else load_profile(spec.profile)), **spec.options}
     if transport is None:
-        transport = SerialTransport(spec.url, int(merged.get("baudrate", 9600)), device_id=spec.device_id)
+        transport = transport_for(spec, merged)
     device = cls(spec, transport, merged)
     if connect:
         device.open()

@@ -74,8 +74,11 @@ class MosquittoBroker:
 
     def _write_conf(self) -> None:
         shared = SHARED_CONF.read_text() if SHARED_CONF.exists() else FALLBACK_SETTINGS
+        # Started by root, Mosquitto drops to the `mosquitto` user and then cannot write its persistence
+        # file in a root-only folder: every session would be lost at a restart. Stay the invoking user.
+        user = "user root\n" if os.geteuid() == 0 else ""
         self.conf_path.write_text(
-            f"{shared}\nlistener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"{shared}\nlistener {self.port} 127.0.0.1\nallow_anonymous true\n{user}"
             f"persistence_location {self.workdir}/\n{self.extra_conf}\n"
         )
 

@@ -4,14 +4,27 @@ It parses every byte of the project's command subset, keeps each job (ESC @ … 
 `PrintedTicket`, and answers DLE EOT 1–4 and GS r 1 from its state exactly as in the table of §2.6.
 When the printer cannot print (paper out, cover open, error), print data is discarded and the job is
 marked failed, as a real printer stops.
+
+Each job can be drawn as the paper would look (`render_png`, or every job into `render_dir`): text
+lines at their magnification in a CJK font when the system has one, and the QR code drawn from the
+stored payload at the module size the job asked for, so an independent decoder can read it back.
+Printing takes paper length ÷ `speed_mm_s`; with `simulate_print_time` a job counts as finished only
+after that time, as a real ticket appears only when the head is done.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+import qrcode
+from PIL import Image, ImageDraw, ImageFont
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +55,11 @@ class PrintedTicket:
     failed: bool = False
     images: int = 0
     byte_count: int = 0
+    line_heights: list[int] = field(default_factory=list)  # GS ! height multiplier of each line
+    qr_module_sizes: list[int] = field(default_factory=list)
+    qr_error_levels: list[str] = field(default_factory=list)
+    print_time_s: float = 0.0
+    png_path: Path | None = None
 
     @property
     def text(self) -> str:
@@ -59,8 +77,15 @@ _FIXED: dict[bytes, int] = {
 class PrinterSimulator:
     """A kiosk printer: `receive(bytes) -> reply bytes`; control with `set_state`, read `jobs`."""
 
-    def __init__(self, profile: dict[str, Any], *, strict: bool = False) -> None:
+    def __init__(self, profile: dict[str, Any], *, strict: bool = False, render_dir: str | Path | None = None,
+                 simulate_print_time: bool = False) -> None:  # fmt: skip
         self.profile = profile
+        self.render_dir = Path(render_dir) if render_dir is not None else None
+        self.simulate_print_time = simulate_print_time
+        self._height = 1
+        self._qr_module = 3
+        self._qr_level = "M"
+        self._rendered = 0
         self.encoding = str(profile.get("encoding", "gbk"))
         self.strict = strict
         self.state = "ready"
@@ -183,6 +208,10 @@ class PrinterSimulator:
             self._chinese = prefix == b"\x1c&"
         elif prefix in (b"\x1bi", b"\x1bm"):
             self._cut()
+        elif prefix == b"\x1d!":
+            self._height = (cmd[2] & 0x0F) + 1
+        elif prefix == b"\x1b!":
+            self._height = 2 if cmd[2] & 0x10 else 1
         return b""
 
     def _realtime_status(self, n: int) -> bytes:
@@ -240,9 +269,15 @@ class PrinterSimulator:
                 return
             if self._can_print():
                 self._job.qr_payloads.append(self._qr_store.decode("utf-8", errors="replace"))
+                self._job.qr_module_sizes.append(self._qr_module)
+                self._job.qr_error_levels.append(self._qr_level)
             else:
                 self._job.failed = True
-        elif fn not in (0x41, 0x43, 0x45):
+        elif fn == 0x43 and len(cmd) >= 8:
+            self._qr_module = max(1, min(16, cmd[7]))
+        elif fn == 0x45 and len(cmd) >= 8:
+            self._qr_level = _QR_LEVELS.get(cmd[7], "M")
+        elif fn != 0x41:
             self._unknown(0)
 
     def _unknown(self, size: int) -> int:
@@ -265,6 +300,7 @@ class PrinterSimulator:
         self._job = PrintedTicket(failed=not self._can_print())
         self._chinese = False
         self._qr_store = None
+        self._height, self._qr_module, self._qr_level = 1, 3, "M"
         self._line.clear()
         self._line_text = ""
 
@@ -279,6 +315,7 @@ class PrinterSimulator:
             self._job = PrintedTicket(failed=not self._can_print())
         if self._can_print():
             self._job.lines.append(self._line_text)
+            self._job.line_heights.append(self._height)
         else:
             self._job.failed = True
         self._line_text = ""
@@ -295,6 +332,122 @@ class PrinterSimulator:
         job, self._job = self._job, None
         if job is None:
             return
-        self.jobs.append(job)
-        log.info("printer sim: job %s: %r", "failed" if job.failed else "printed", job.text)
-        self._cond.notify_all()
+        job.print_time_s = self.print_time_s(job)
+        if self.render_dir is not None:
+            self._rendered += 1
+            job.png_path = self.render_png(job, self.render_dir / f"job-{self._rendered:04d}.png")
+        if self.simulate_print_time and not job.failed and job.print_time_s > 0:
+            timer = threading.Timer(job.print_time_s, self._complete, (job,))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._complete(job)
+
+    def _complete(self, job: PrintedTicket) -> None:
+        with self._cond:
+            self.jobs.append(job)
+            log.info("printer sim: job %s, %d lines", "failed" if job.failed else "printed", len(job.lines))
+            self._cond.notify_all()
+
+    # ---- paper --------------------------------------------------------------------------------
+
+    @property
+    def dots_per_mm(self) -> float:
+        """203 dpi heads print 8 dots per mm; the profile may say otherwise."""
+        return float(self.profile.get("dots_per_mm", 8))
+
+    def print_time_s(self, job: PrintedTicket) -> float:
+        """Paper length ÷ the profile's `speed_mm_s` (devices.md §2.6; default 90 mm/s)."""
+        length_mm = _layout_height(job) / self.dots_per_mm
+        return length_mm / float(self.profile.get("speed_mm_s", 90))
+
+    def render_png(self, job: PrintedTicket, path: str | Path) -> Path:
+        """Draw `job` as printed paper, `dots` pixels wide, and save it as a PNG at `path`."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        width = int(self.profile.get("dots", 384))
+        image = Image.new("L", (width, _layout_height(job)), 255)
+        draw = ImageDraw.Draw(image)
+        y = _MARGIN
+        for text, height in zip(job.lines, job.line_heights, strict=False):
+            font = _font(_LINE_DOTS * height)
+            box = draw.textbbox((0, 0), text, font=font)
+            draw.text(((width - (box[2] - box[0])) // 2, y), text, font=font, fill=0)
+            y += _line_pitch(height)
+        for qr in _qr_images(job):
+            image.paste(qr, ((width - qr.width) // 2, y))
+            y += qr.height
+        image.save(path, format="PNG")
+        return path
+
+
+# ---- drawing helpers ----------------------------------------------------------------------------
+
+_QR_LEVELS = {48: "L", 49: "M", 50: "Q", 51: "H", 0: "L", 1: "M", 2: "Q", 3: "H"}
+_QR_CONSTANTS = {"L": qrcode.constants.ERROR_CORRECT_L, "M": qrcode.constants.ERROR_CORRECT_M,
+                 "Q": qrcode.constants.ERROR_CORRECT_Q, "H": qrcode.constants.ERROR_CORRECT_H}  # fmt: skip
+_LINE_DOTS = 24  # 24×24 Chinese font of kiosk printers
+_MARGIN = 16
+_FEED = 120  # feed to the cutter
+_QUIET_MODULES = 4
+
+
+def _line_pitch(height: int) -> int:
+    return max(30, _LINE_DOTS * height + 6)  # ESC 2 default spacing is 30 dots
+
+
+def _qr_code(payload: str, module: int, level: str) -> qrcode.QRCode:
+    code = qrcode.QRCode(error_correction=_QR_CONSTANTS[level], box_size=module, border=_QUIET_MODULES)
+    code.add_data(payload)
+    code.make(fit=True)
+    return code
+
+
+def _qr_images(job: PrintedTicket) -> list[Image.Image]:
+    images = []
+    for payload, module, level in zip(job.qr_payloads, job.qr_module_sizes, job.qr_error_levels, strict=False):
+        image = _qr_code(payload, module, level).make_image(fill_color="black", back_color="white")
+        images.append(image.get_image().convert("L"))
+    return images
+
+
+def _layout_height(job: PrintedTicket) -> int:
+    """Paper used in dots: margin, every line at its pitch, every QR with its quiet zone, the feed."""
+    height = _MARGIN + sum(_line_pitch(h) for h in job.line_heights)
+    for payload, module, level in zip(job.qr_payloads, job.qr_module_sizes, job.qr_error_levels, strict=False):
+        modules = _qr_code(payload, module, level).modules_count + 2 * _QUIET_MODULES
+        height += modules * module
+    return height + _FEED
+
+
+_KNOWN_CJK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+)
+
+
+@lru_cache(maxsize=1)
+def cjk_font_path() -> str | None:
+    """A font with Chinese glyphs (fontconfig's list for :lang=zh, then known Debian paths), or None."""
+    listed = ""
+    if shutil.which("fc-list"):
+        try:
+            listed = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=5,
+                                    check=False).stdout  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            listed = ""
+    candidates = [line.split(":")[0].strip() for line in listed.splitlines() if line.strip()]
+    for path in [*sorted(candidates), *_KNOWN_CJK_FONTS]:
+        if Path(path).is_file():
+            return path
+    log.warning("printer sim: no CJK font installed (apt-get install fonts-wqy-microhei); Chinese renders as boxes")
+    return None
+
+
+@lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    path = cjk_font_path()
+    if path is None:
+        return ImageFont.load_default(size)
+    return ImageFont.truetype(path, size)
