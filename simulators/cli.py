@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
 import typer
 
@@ -48,8 +50,14 @@ def sim_command(
     mqtt_url: str = typer.Option("mqtt://127.0.0.1:1883", "--mqtt-url", envvar="HALL_MQTT_URL"),
     windows: int = typer.Option(4, "--windows", min=1, max=20),
     state_dir: Path = typer.Option(Path("var/sim"), "--state-dir", help="edge outbox and logs"),
+    edge: bool = typer.Option(True, "--edge/--no-edge", help="also run the hall's edge agent"),
 ) -> None:
-    """Simulate one hall's devices on pseudo-terminals and run its edge agent against them."""
+    """Simulate one hall's devices on pseudo-terminals, with its edge agent or for one you attach.
+
+    The simulators take fault commands on hall/v1/<hall>/sim/<device>/control, e.g.
+    {"v":1,"ts":0,"action":"paper_out"}; actions: paper_out, cover_open, ready, unplug, replug,
+    slow (delay_s), garble, fragment, drop_replies (count), clean, rating_timeout.
+    """
     import httpx
 
     from simulators.city import CENTRES, HallPlan, topology
@@ -60,14 +68,22 @@ def sim_command(
     if hall not in names:
         raise typer.BadParameter(f"unknown hall {hall}; choose one of {', '.join(names)}")
     plan = HallPlan(hall, names[hall], windows)
-    httpx.put(f"{server_url}/api/topology", json=topology([plan]), timeout=30).raise_for_status()
     simulated = SimulatedHall(plan)
-    edge = EdgeProcess(state_dir, simulated.edge_config(mqtt_url, state_dir)).start()
-    log.info("hall %s: %d simulated devices, edge pid %s", hall, len(plan.devices), edge.proc.pid if edge.proc else "?")
+    config = simulated.edge_config(mqtt_url, state_dir)
+    host, port = urlparse(mqtt_url).hostname or "127.0.0.1", urlparse(mqtt_url).port or 1883
+    simulated.listen_for_control(host, port)
+    agent = None
+    if edge:
+        httpx.put(f"{server_url}/api/topology", json=topology([plan]), timeout=30).raise_for_status()
+        agent = EdgeProcess(state_dir, config).start()
+    else:
+        typer.echo(json.dumps(config, ensure_ascii=False, indent=2))
+    log.info("hall %s: %d simulated devices%s", hall, len(plan.devices), " with its edge" if edge else "")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
-        edge.stop()
+        if agent is not None:
+            agent.stop()
         simulated.close()

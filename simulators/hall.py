@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from drivers.registry import load_profile
-from simulators.attach import Faults, PtyLink, attach_pty
+from simulators.attach import Faults, Link, PtyLink, attach_pty
 from simulators.city import DevicePlan, HallPlan
+from simulators.control import ControlListener
 from simulators.devices.bx5k_screen import Bx5kScreenSimulator
 from simulators.devices.hdp1_caller import CallerSimulator
 from simulators.devices.hdp1_evaluator import EvaluatorSimulator, NoRatingPending
@@ -49,6 +50,7 @@ class SimulatedHall:
         self.links: dict[str, PtyLink] = {}
         self._seen_requests: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.control: ControlListener | None = None
         for device in plan.devices:
             sim = build_simulator(device)
             self.sims[device.device_id] = sim
@@ -74,6 +76,13 @@ class SimulatedHall:
                 for d in self.plan.devices
             ],
         }
+
+    def listen_for_control(self, host: str, port: int) -> ControlListener:
+        """Take fault commands from `hall/v1/<hall>/sim/<device>/control` (bus.md §1)."""
+        sims: dict[str, object] = dict(self.sims)
+        links: dict[str, Link] = dict(self.links)
+        self.control = ControlListener(self.plan.hall_id, sims, links, host, port).start()
+        return self.control
 
     # -- devices by role ---------------------------------------------------------------------------
     @property
@@ -148,5 +157,7 @@ class SimulatedHall:
             (folder / f"{n:04d}{suffix}.txt").write_text(job.text + qr + "\n", encoding="utf-8")
 
     def close(self) -> None:
+        if self.control is not None:
+            self.control.stop()
         for link in self.links.values():
             link.close()

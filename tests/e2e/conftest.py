@@ -70,6 +70,7 @@ def stack(broker: MosquittoBroker, tmp_path: Path, database_url: str) -> Iterato
     edge: EdgeProcess | None = None
     try:
         server.put("/api/topology", topology([plan])).raise_for_status()
+        hall.listen_for_control("127.0.0.1", broker.port).ready.wait(5)
         edge = EdgeProcess(tmp_path, hall.edge_config(broker.url, tmp_path / "edge-state")).start()
         s = Stack(broker, server, hall, edge, plan, tmp_path)
         wait_until(s.all_online, 30, "every device online")

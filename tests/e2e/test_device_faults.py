@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.e2e.conftest import Stack, wait_until
+from hallbus.models import now_ms
+from hallbus.topics import topics_for
+from tests.e2e.conftest import BusSpy, Stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +30,8 @@ def test_unplugged_screen_goes_offline_and_comes_back_by_itself(stack: Stack) ->
 
     stack.issue("E001")
     stack.hall.press("w01", "call_next")
-    wait_until(lambda: any(t.startswith("A001") for t in stack.hall.screen_texts("w01")), 10, "a call shown after replug")
+    shown = lambda: any(t.startswith("A001") for t in stack.hall.screen_texts("w01"))  # noqa: E731
+    wait_until(shown, 10, "a call shown after replug")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -62,3 +68,22 @@ def test_paper_out_during_a_print_fails_the_job_visibly(stack: Stack) -> None:
     wait_until(lambda: _device(stack, "kiosk1-printer")["state"].get("paper") == "out", 15, "paper out in state")
     # the ticket itself stays valid: the citizen keeps the number shown on the kiosk screen
     assert stack.server.get(f"/api/tickets/{ticket['id']}")["state"] == "waiting"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_paper_out_from_the_sim_topic_shows_in_hallctl_devices(stack: Stack) -> None:
+    topic = topics_for(stack.hall_id).sim_control("kiosk1-printer")
+    spy = BusSpy(stack.broker, topic)
+    try:
+        spy.publish(topic, {"v": 1, "ts": now_ms(), "action": "paper_out"})
+    finally:
+        spy.close()
+    wait_until(lambda: _device(stack, "kiosk1-printer")["state"].get("paper") == "out", 15, "paper out on the server")
+    shown = subprocess.run(
+        [sys.executable, "-m", "hallctl", "devices", "--hall", stack.hall_id, "--server-url", stack.server.url],
+        capture_output=True, text=True, timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    printer_row = next(line for line in shown.stdout.splitlines() if "kiosk1-printer" in line)
+    assert "paper=out" in printer_row and "online" in printer_row
+    assert json.dumps(stack.hall.control.refused if stack.hall.control else []) == "[]"

@@ -1,0 +1,55 @@
+"""Operator commands that read a running hall server over its HTTP API (`hallctl devices`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Look at a running hall server.")
+
+AVAILABILITY_STYLE = {"online": "green", "offline": "bold red"}
+
+
+def _state_text(state: dict[str, Any]) -> str:
+    """State fields as `key=value`, unknown ones dimmed: a silent device is never shown as ok."""
+    parts = []
+    for key, value in sorted(state.items()):
+        if key in ("v", "ts", "edge"):
+            continue
+        text = f"{key}={value}"
+        parts.append(f"[dim]{text}[/dim]" if value == "unknown" else text)
+    return " ".join(parts) or "-"
+
+
+@app.command("devices")
+def devices_command(
+    hall: str = typer.Option(..., "--hall", help="hall id"),
+    server_url: str = typer.Option("http://127.0.0.1:8000", "--server-url", envvar="HALL_SERVER_URL"),
+) -> None:
+    """List a hall's devices with availability and state (设备状态)."""
+    try:
+        response = httpx.get(f"{server_url}/api/halls/{hall}/devices", timeout=10)
+    except httpx.HTTPError as exc:
+        raise typer.BadParameter(f"cannot reach the hall server at {server_url}: {exc}") from None
+    if response.status_code == 404:
+        raise typer.BadParameter(f"the server knows no hall {hall!r}")
+    response.raise_for_status()
+    table = Table(title=f"{hall} 设备 devices")
+    for column in ("设备 device", "类型 kind", "窗口 window", "可用 availability", "原因 reason", "状态 state"):
+        table.add_column(column)
+    for d in response.json():
+        availability = str(d.get("availability") or "unknown")
+        style = AVAILABILITY_STYLE.get(availability, "yellow")
+        table.add_row(
+            d["id"],
+            d["kind"],
+            d.get("window") or "-",
+            f"[{style}]{availability}[/{style}]",
+            d.get("reason") or "",
+            _state_text(d.get("state") or {}),
+        )
+    Console().print(table)
