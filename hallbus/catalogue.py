@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hallbus.errors import PayloadError
+from hallbus.errors import PayloadError, first_error
 
 # Device kinds and protocol ids (devices.md §1).
 TICKET_PRINTER = "ticket_printer"
@@ -362,9 +362,7 @@ def validate_args(kind: str, name: str, args: dict[str, Any]) -> Args:
     try:
         return model.model_validate(args)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "args"
-        raise PayloadError(f"{name}: {where}: {first['msg']}") from None
+        raise first_error(exc, name, "args") from None
 
 
 def validate_event(event_type: str, data: dict[str, Any]) -> BaseModel:
@@ -374,6 +372,4 @@ def validate_event(event_type: str, data: dict[str, Any]) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "data"
-        raise PayloadError(f"{event_type}: {where}: {first['msg']}") from None
+        raise first_error(exc, event_type, "data") from None

@@ -1,8 +1,19 @@
 """The one exception family of the bus contract."""
 
+from __future__ import annotations
+
+from typing import Any
+
 
 class BusContractError(ValueError):
     """Something on the bus does not follow bus.md."""
+
+
+def first_error(exc: Any, prefix: str, default_where: str) -> PayloadError:
+    """A PayloadError naming the first field pydantic rejected: one log line, never a stack of them."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or default_where
+    return PayloadError(f"{prefix}: {where}: {first['msg']}")
 
 
 class TopicError(BusContractError):

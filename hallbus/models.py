@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hallbus.errors import PayloadError
+from hallbus.errors import PayloadError, first_error
 from hallbus.topics import check_command, check_id
 
 SCHEMA_VERSION = 1
@@ -160,6 +160,4 @@ def decode(model: type[M], payload: bytes | bytearray | str) -> M:
     try:
         return model.model_validate(obj)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
-        raise PayloadError(f"{model.__name__}: {where}: {first['msg']}") from None
+        raise first_error(exc, model.__name__, "payload") from None

@@ -13,12 +13,12 @@ from typing import Any
 from drivers.codecs import bx5k
 from drivers.codecs.text import encode_with_box
 from drivers.devices.base import Device, DeviceSpec
-from drivers.errors import BadArguments, CodecError, DeviceRejected, TransportTimeout
+from drivers.devices.onbon_exchange import send_until_acked
+from drivers.errors import BadArguments, CodecError
 from drivers.transports.base import Transport
 
 log = logging.getLogger(__name__)
 
-_RETRY_ERRORS = {3, 5}  # controller busy, CRC error: the frame may go through on the next try
 _BROADCASTS = {bx5k.BROADCAST_TIMING, bx5k.BROADCAST_SETTINGS}
 
 
@@ -99,23 +99,13 @@ class Bx5kScreen(Device):
         return {"area": area}
 
     def _send(self, frame: bytes) -> None:
-        """Write, wait for ACK; retry on silence or CRC/busy NACK; TransportTimeout after the last try."""
+        """Write and wait for the ACK (drivers.devices.onbon_exchange)."""
         attempts = int(self.profile.get("retries", 2)) + 1
-        for attempt in range(attempts):
-            self.transport.discard_input()
-            self._decoder = bx5k.Bx5kStreamDecoder()
-            self.transport.write(frame)
-            if not self.wants_reply:
-                return
-            reply = self._await_reply()
-            if reply is not None and reply.ok:
-                return
-            if reply is not None and reply.error not in _RETRY_ERRORS:
-                raise DeviceRejected(f"{self.spec.device_id}: NACK {reply.error_name}", code=reply.error_name)
-            log.info("%s: %s (attempt %d of %d)", self.spec.device_id,
-                     "no reply" if reply is None else f"NACK {reply.error_name}", attempt + 1, attempts)  # fmt: skip
-        raise TransportTimeout(f"{self.spec.device_id}: no ACK after {attempts} attempts", retryable=True,
-                               executed=True)  # fmt: skip
+        await_reply = self._await_reply if self.wants_reply else None
+        send_until_acked(self.spec.device_id, self.transport, frame, attempts, self._fresh_decoder, await_reply)
+
+    def _fresh_decoder(self) -> None:
+        self._decoder = bx5k.Bx5kStreamDecoder()
 
     def _await_reply(self) -> bx5k.Bx5kReply | None:
         deadline = time.monotonic() + self.timeout_s
