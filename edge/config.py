@@ -44,6 +44,9 @@ class EdgeConfig(BaseModel):
     hall: str
     edge: str = "edge"
     mqtt_url: str = "mqtt://127.0.0.1:1883"
+    #: bus.md §9: the edge's own account; the password lives in a file only the edge's user can read
+    mqtt_username: str | None = None
+    mqtt_password_file: Path | None = None
     state_dir: Path = Path("var/edge")
     keepalive_s: int = Field(default=30, ge=5, le=600)
     outbox_max_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024)
@@ -61,6 +64,13 @@ class EdgeConfig(BaseModel):
     def client_id(self) -> str:
         """bus.md §9: username = client id = <hall_id>.<edge_id>."""
         return f"{self.hall}.{self.edge}"
+
+    def broker_credentials(self) -> tuple[str, str] | None:
+        """(username, password) when a password file is configured; the username defaults to the client id."""
+        if self.mqtt_password_file is None:
+            return None
+        password = Path(self.mqtt_password_file).read_text(encoding="utf-8").strip()
+        return self.mqtt_username or self.client_id, password
 
     def broker_address(self) -> tuple[str, int]:
         parsed = urlparse(self.mqtt_url)

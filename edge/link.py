@@ -57,6 +57,9 @@ class EdgeLink:
             clean_session=False,
             protocol=mqtt.MQTTv311,
         )
+        credentials = config.broker_credentials()
+        if credentials is not None:
+            self.client.username_pw_set(*credentials)
         self.client.reconnect_delay_set(min_delay=1, max_delay=int(max(1, config.reconnect_max_s)))
         self.client.max_inflight_messages_set(100)
         self.client.on_connect = self._on_connect

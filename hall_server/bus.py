@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -52,6 +53,12 @@ def _failed(reason: ReasonCode | Any) -> bool:
     return bool(getattr(reason, "is_failure", False))
 
 
+
+def _authenticate(client: mqtt.Client, username: str, password_file: Path | None) -> None:
+    """Log in as `username` (= client id, bus.md §9) when the deployment has broker accounts."""
+    if password_file is not None:
+        client.username_pw_set(username, Path(password_file).read_text(encoding="utf-8").strip())
+
 class LivenessClient:
     """Publishes one hall's `server/status`: retained online after connect, retained offline as its Will."""
 
@@ -62,6 +69,7 @@ class LivenessClient:
         self.connected = threading.Event()
         client_id = f"{ctx.settings.mqtt_client_id}.live.{hall}"
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        _authenticate(self.client, client_id, ctx.settings.mqtt_password_file)
         self.client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)  # type: ignore[arg-type]
         self.client.on_pre_connect = self._on_pre_connect
         self.client.on_connect = self._on_connect
@@ -121,6 +129,7 @@ class BusBridge:
             clean_session=False,
             protocol=mqtt.MQTTv311,
         )
+        _authenticate(self.client, ctx.settings.mqtt_client_id, ctx.settings.mqtt_password_file)
         self.client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)  # type: ignore[arg-type]
         self.client.max_inflight_messages_set(100)
         self.client.on_connect = self._on_connect

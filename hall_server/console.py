@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -53,3 +54,21 @@ def devices_command(
             _state_text(d.get("state") or {}),
         )
     Console().print(table)
+
+
+@app.command("broker-auth")
+def broker_auth_command(
+    topology: Path = typer.Option(..., "--topology", exists=True, help="topology JSON (the body of PUT /api/topology)"),
+    out: Path = typer.Option(Path("var/broker-auth"), "--out", help="folder for passwd, acl and credentials/"),
+) -> None:
+    """Generate Mosquitto accounts and the ACL whitelist from the topology (bus.md §9).
+
+    Existing passwords in OUT/credentials are kept; run it again after every topology change and
+    reload the broker (SIGHUP). Each edge gets OUT/credentials/<hall>.<edge>.password.
+    """
+    from hall_server.brokerauth import load_topology, mosquitto_auth_conf, write_broker_auth
+
+    accounts = write_broker_auth(load_topology(topology), out)
+    console = Console()
+    console.print(f"{len(accounts)} accounts written to {out} (passwd, acl, credentials/)")
+    console.print("Add to mosquitto.conf:\n" + mosquitto_auth_conf(out.resolve()))

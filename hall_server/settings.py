@@ -6,6 +6,8 @@ environment themselves.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,6 +28,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/hall.db"
     mqtt_url: str | None = None
     mqtt_client_id: str = "hall-server"
+    #: bus.md §9: the server's broker account (username = client id); the password is read from a file
+    mqtt_password_file: Path | None = None
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=600)
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -34,6 +38,23 @@ class Settings(BaseSettings):
     rating_timeout_s: int = Field(default=30, ge=1, le=3600)
     sweep_interval_s: float = Field(default=1.0, gt=0)
     timezone: str = "Asia/Shanghai"
+
+    # dispatch (docs/dispatch.md)
+    dispatch_round_ms: int = Field(default=300, ge=0, le=10_000)  # 0: dispatch at once, inside the event
+    dispatch_recovery_s: float = Field(default=30.0, ge=0)  # slow safety sweep for lost wake-ups; 0: off
+    recall_limit: int = Field(default=3, ge=0, le=20)  # recalls announced; one more press makes it no_show
+    hold_timeout_s: int = Field(default=300, ge=1, le=4 * 3600)
+    booking_early_s: int = Field(default=1800, ge=0)  # a booked ticket is priority from slot - early ...
+    booking_late_s: int = Field(default=900, ge=0)  # ... until slot + late
+
+    # wait prediction and recommendation (hall_server/queueing.py)
+    arrival_window_s: int = Field(default=3600, ge=60)  # moving window of observed arrivals
+    service_samples: int = Field(default=50, ge=1)  # moving average over the last N service times
+    min_samples: int = Field(default=5, ge=1)  # fewer arrivals or services: fall back
+    default_service_s: float = Field(default=360.0, gt=0)  # before anything was served
+    alternative_max_km: float = Field(default=10.0, ge=0)
+    alternative_min_saving_s: float = Field(default=600.0, ge=0)
+    alternative_min_saving_ratio: float = Field(default=0.5, ge=0, le=1)
 
     def ttl_for(self, command: str) -> float:
         """How long a command may wait before it must not start (bus.md §5.1)."""

@@ -56,7 +56,9 @@ def mosquitto_binary() -> str | None:
 class MosquittoBroker:
     """A Mosquitto child process with the project's settings on a loopback port."""
 
-    def __init__(self, port: int | None = None, workdir: Path | None = None, extra_conf: str = "") -> None:
+    def __init__(
+        self, port: int | None = None, workdir: Path | None = None, extra_conf: str = "", anonymous: bool = True
+    ) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise BrokerError("mosquitto is not installed (Debian: apt-get install mosquitto)")
@@ -65,6 +67,7 @@ class MosquittoBroker:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="hall-mosquitto-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.extra_conf = extra_conf
+        self.anonymous = anonymous
         self.proc: subprocess.Popen[bytes] | None = None
         self.conf_path = self.workdir / "mosquitto.conf"
 
@@ -78,7 +81,7 @@ class MosquittoBroker:
         # file in a root-only folder: every session would be lost at a restart. Stay the invoking user.
         user = "user root\n" if os.geteuid() == 0 else ""
         self.conf_path.write_text(
-            f"{shared}\nlistener {self.port} 127.0.0.1\nallow_anonymous true\n{user}"
+            f"{shared}\nlistener {self.port} 127.0.0.1\nallow_anonymous {str(self.anonymous).lower()}\n{user}"
             f"persistence_location {self.workdir}/\n{self.extra_conf}\n"
         )
 

@@ -91,14 +91,25 @@ def _evaluator_timeout(sim: object) -> str:
 class ControlListener:
     """Subscribes to a hall's `sim/+/control` and applies each message to the named simulator."""
 
-    def __init__(self, hall: str, sims: dict[str, object], links: dict[str, Link], host: str, port: int) -> None:
+    def __init__(
+        self,
+        hall: str,
+        sims: dict[str, object],
+        links: dict[str, Link],
+        host: str,
+        port: int,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.hall = hall
         self.sims = sims
         self.links = links
         self.applied: list[tuple[str, str]] = []
         self.refused: list[tuple[str, str]] = []
         self.ready = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{hall}.sim-harness")
+        client_id = credentials[0] if credentials else f"{hall}.sim-harness"
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        if credentials is not None:
+            self.client.username_pw_set(*credentials)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.connect_async(host, port)

@@ -77,11 +77,11 @@ class SimulatedHall:
             ],
         }
 
-    def listen_for_control(self, host: str, port: int) -> ControlListener:
+    def listen_for_control(self, host: str, port: int, credentials: tuple[str, str] | None = None) -> ControlListener:
         """Take fault commands from `hall/v1/<hall>/sim/<device>/control` (bus.md §1)."""
         sims: dict[str, object] = dict(self.sims)
         links: dict[str, Link] = dict(self.links)
-        self.control = ControlListener(self.plan.hall_id, sims, links, host, port).start()
+        self.control = ControlListener(self.plan.hall_id, sims, links, host, port, credentials).start()
         return self.control
 
     # -- devices by role ---------------------------------------------------------------------------

@@ -51,8 +51,16 @@ def _terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> N
 class ServerProcess:
     """`hallctl server` on a free loopback port, with its HTTP client."""
 
-    def __init__(self, workdir: Path, database_url: str, mqtt_url: str | None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        database_url: str,
+        mqtt_url: str | None,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.env = env or {}
         self.database_url = database_url
         self.mqtt_url = mqtt_url
         self.port = port or free_port()
@@ -68,7 +76,7 @@ class ServerProcess:
         args = ["server", "--host", "127.0.0.1", "--port", str(self.port), "--database-url", self.database_url]
         if self.mqtt_url:
             args += ["--mqtt-url", self.mqtt_url]
-        self.proc = _spawn(args, self.log_path)
+        self.proc = _spawn(args, self.log_path, self.env)
         self._wait_healthy(timeout)
         return self
 

@@ -13,6 +13,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
+from hall_server.brokerauth import mosquitto_auth_conf, write_broker_auth
+from hall_server.topology import TopologyIn
 from simulators.broker import MosquittoBroker
 from simulators.city import HallPlan, topology
 from simulators.hall import SimulatedHall
@@ -62,16 +64,23 @@ class Stack:
         return dict(response.json())
 
 
-@pytest.fixture
-def stack(broker: MosquittoBroker, tmp_path: Path, database_url: str) -> Iterator[Stack]:
+def _build_stack(broker: MosquittoBroker, tmp_path: Path, database_url: str, auth: Path | None) -> Iterator[Stack]:
+    """Broker, server, simulated hall and edge; with `auth`, every party logs in with its generated account."""
     plan = HallPlan("cc-city", "长春市政务服务中心", windows=2)
-    server = ServerProcess(tmp_path, database_url, broker.url).start()
+    env = {"HALL_MQTT_PASSWORD_FILE": str(auth / "credentials" / "hall-server.password")} if auth else None
+    server = ServerProcess(tmp_path, database_url, broker.url, env=env).start()
     hall = SimulatedHall(plan, seed=7)
     edge: EdgeProcess | None = None
     try:
         server.put("/api/topology", topology([plan])).raise_for_status()
-        hall.listen_for_control("127.0.0.1", broker.port).ready.wait(5)
-        edge = EdgeProcess(tmp_path, hall.edge_config(broker.url, tmp_path / "edge-state")).start()
+        harness = None
+        if auth is not None:
+            harness = ("sim-harness", (auth / "credentials" / "sim-harness.password").read_text().strip())
+        hall.listen_for_control("127.0.0.1", broker.port, harness).ready.wait(5)
+        config = hall.edge_config(broker.url, tmp_path / "edge-state")
+        if auth is not None:
+            config["mqtt_password_file"] = str(auth / "credentials" / f"{plan.hall_id}.{plan.edge}.password")
+        edge = EdgeProcess(tmp_path, config).start()
         s = Stack(broker, server, hall, edge, plan, tmp_path)
         wait_until(s.all_online, 30, "every device online")
         yield s
@@ -81,6 +90,24 @@ def stack(broker: MosquittoBroker, tmp_path: Path, database_url: str) -> Iterato
             edge.stop()
         server.close()
         hall.close()
+
+
+@pytest.fixture
+def stack(broker: MosquittoBroker, tmp_path: Path, database_url: str) -> Iterator[Stack]:
+    yield from _build_stack(broker, tmp_path, database_url, None)
+
+
+@pytest.fixture
+def secure_stack(tmp_path: Path, sqlite_url: str) -> Iterator[Stack]:
+    """The same hall on a broker that allows no anonymous client and enforces the generated ACL."""
+    auth = tmp_path / "auth"
+    write_broker_auth(TopologyIn.model_validate(topology([HallPlan("cc-city", "长春市政务服务中心", windows=2)])), auth)
+    broker = MosquittoBroker(workdir=tmp_path / "broker", anonymous=False, extra_conf=mosquitto_auth_conf(auth))
+    broker.start()
+    try:
+        yield from _build_stack(broker, tmp_path, sqlite_url, auth)
+    finally:
+        broker.stop()
 
 
 class BusSpy:

@@ -26,6 +26,14 @@ def _call_and_finish(stack: Stack, window: str, number: str) -> int:
 
 
 def test_ticket_call_finish_and_rating_travel_the_whole_path(stack: Stack) -> None:
+    _journey(stack)
+
+
+def test_the_journey_on_a_broker_enforcing_the_generated_acl(secure_stack: Stack) -> None:
+    _journey(secure_stack)
+
+
+def _journey(stack: Stack) -> None:
     ticket = stack.issue("E001")
     assert ticket["number"] == "A001"
 
