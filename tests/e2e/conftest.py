@@ -118,7 +118,8 @@ class BusSpy:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"spy-{time.monotonic_ns()}")
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", broker.port)
-        self.client.subscribe(subscribe, qos=1)
+        for topic in subscribe.split(","):
+            self.client.subscribe(topic, qos=1)
         self.client.loop_start()
         time.sleep(0.3)
 
@@ -130,7 +131,7 @@ class BusSpy:
         self.client.publish(topic, json.dumps(payload), qos=1, retain=retain).wait_for_publish(5)
 
     def results_for(self, cmd_id: str) -> list[dict[str, Any]]:
-        return [m for _, m in self.messages if m.get("cmd_id") == cmd_id]
+        return [m for _, m in self.messages if m.get("cmd_id") == cmd_id and "status" in m]
 
     def close(self) -> None:
         self.client.loop_stop()
