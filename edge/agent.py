@@ -19,6 +19,7 @@ from drivers.devices.base import DeviceEvent
 from edge.config import EdgeConfig
 from edge.link import EdgeLink
 from edge.outbox import OutboxPublisher
+from edge.pool import DevicePool
 from edge.store import EdgeStore, OutboxFullError, ProcessedCommand
 from edge.worker import DeviceFactory, DeviceWorker, QueuedCommand
 from hallbus.catalogue import EDGE_COMMANDS, validate_args
@@ -66,6 +67,7 @@ class EdgeAgent:
             d.device_id: DeviceWorker(d, config, self, factory) for d in config.devices if d.enabled
         }
         self.kinds = {d.device_id: d.kind for d in config.devices}
+        self.pool = DevicePool(list(self.workers.values()), config.worker_threads) if config.worker_threads else None
         self.server_session: int | None = None
         self._stopped = threading.Event()
         self.link.on_connected = self.birth
@@ -78,6 +80,8 @@ class EdgeAgent:
         self.outbox.start()
         for worker in self.workers.values():
             worker.start()
+        if self.pool is not None:
+            self.pool.start()
         self.link.start()
         log.info("edge %s started with %d devices", self.config.client_id, len(self.workers))
 
@@ -85,6 +89,8 @@ class EdgeAgent:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self.pool is not None:
+            self.pool.stop()
         for worker in self.workers.values():
             worker.stop()
         self.outbox.stop()

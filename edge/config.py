@@ -23,6 +23,9 @@ class DeviceConfig(BaseModel):
     address: int = 1
     model: str = ""
     enabled: bool = True
+    #: seconds between event polls, overriding the driver's default (HDP/1: 0.1 s); a city of thousands of
+    #: keypads on one machine polls less often (performance.md). None: the driver's own interval.
+    poll_interval_s: float | None = Field(default=None, gt=0, le=60)
 
     _id_ok = field_validator("device_id")(lambda v: check_id(v, "device id"))
 
@@ -55,6 +58,10 @@ class EdgeConfig(BaseModel):
     probe_interval_s: float = Field(default=2.0, gt=0)
     reconnect_min_s: float = Field(default=0.2, gt=0)
     reconnect_max_s: float = Field(default=8.0, gt=0)
+    #: longest a device worker sleeps when nothing is due (it wakes earlier for a command, poll or probe)
+    idle_wait_max_s: float = Field(default=1.0, gt=0, le=60)
+    #: None: a thread per device (a real hall). N: N pooled threads run every device (edge/pool.py).
+    worker_threads: int | None = Field(default=None, ge=1, le=256)
     devices: list[DeviceConfig] = Field(default_factory=list)
 
     _hall_ok = field_validator("hall")(lambda v: check_id(v, "hall id"))

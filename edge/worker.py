@@ -8,6 +8,7 @@ does not answer is never reported ok (devices.md, rules for every driver).
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import secrets
 import threading
@@ -75,56 +76,89 @@ class DeviceWorker:
         self.next_probe = 0.0
         self.next_poll = 0.0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"dev-{self.device_id}", daemon=True)
+        self._thread: threading.Thread | None = None
+        #: set by a DevicePool that runs this worker's steps; None: the worker has a thread of its own
+        self.wake: Callable[[DeviceWorker], None] | None = None
 
     # -- control from the agent ---------------------------------------------------------------
     def start(self) -> None:
-        self._thread.start()
+        """Start a thread of its own, unless a DevicePool runs this worker."""
+        if self.wake is None:
+            self._thread = threading.Thread(target=self._run, name=f"dev-{self.device_id}", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self.commands.put(None)
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         if self.device is not None:
             self.device.close()
 
     def submit(self, cmd: QueuedCommand) -> None:
         self.commands.put(cmd)
+        if self.wake is not None:
+            self.wake(self)
 
     @property
     def caps(self) -> list[str]:
         return self.device.caps if self.device is not None else []
 
     # -- the loop ---------------------------------------------------------------------------------
-    def _run(self) -> None:
+    def step(self) -> float:
+        """Do everything due now without blocking on the queue; return when work is next due (monotonic).
+
+        Commands run first, one at a time in arrival order; then polls and probes that are due.
+        """
+        if self.device is None and time.monotonic() >= self.next_open:
+            self._open()
         while not self._stop.is_set():
-            if self.device is None and time.monotonic() >= self.next_open:
-                self._open()
             try:
-                cmd = self.commands.get(timeout=self._idle_wait())
+                cmd = self.commands.get_nowait()
             except queue.Empty:
-                cmd = None
-            if self._stop.is_set():
+                break
+            if cmd is None:
+                return math.inf
+            self._execute(cmd)
+        if self._stop.is_set():
+            return math.inf
+        self._periodic()
+        return time.monotonic() + self._idle_wait()
+
+    def _run(self) -> None:
+        """The worker's own thread: steps, sleeping on the command queue until the next due time."""
+        while not self._stop.is_set():
+            next_due = self.step()
+            try:
+                cmd = self.commands.get(timeout=max(0.0, min(next_due - time.monotonic(), 60.0)))
+            except queue.Empty:
+                continue
+            if cmd is None or self._stop.is_set():
                 return
-            if cmd is not None:
-                self._execute(cmd)
-            self._periodic()
+            self._execute(cmd)
+
+    def _poll_interval(self) -> float:
+        """The configured poll interval for a device that has events; 0 for one that has none."""
+        if self.device is None or self.device.poll_interval_s <= 0:
+            return 0.0
+        return self.config.poll_interval_s or self.device.poll_interval_s
 
     def _idle_wait(self) -> float:
         now = time.monotonic()
         due = [self.next_probe]
         if self.device is None:
             due.append(self.next_open)
-        elif self.device.poll_interval_s > 0:
+        elif self._poll_interval() > 0:
             due.append(self.next_poll)
-        return max(0.0, min(min(due) - now, 1.0))
+        return max(0.0, min(min(due) - now, self.edge.idle_wait_max_s))
 
     def _periodic(self) -> None:
         if self.device is None:
             return
         now = time.monotonic()
-        if self.device.poll_interval_s > 0 and now >= self.next_poll:
-            self.next_poll = now + self.device.poll_interval_s
+        interval = self._poll_interval()
+        if interval > 0 and now >= self.next_poll:
+            self.next_poll = now + interval
             self._guard(self._poll)
         if self.device is not None and now >= self.next_probe:
             self.next_probe = now + self.edge.probe_interval_s

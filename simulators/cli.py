@@ -43,6 +43,47 @@ def demo_command(
         raise typer.Exit(code=1)
 
 
+@app.command("simulate")
+def simulate_command(
+    halls: str = typer.Option(
+        "all", "--halls", help="'all' (195 halls), how many (centres and community mixed), or hall ids a,b,c"
+    ),
+    hours: float = typer.Option(8.0, "--hours", min=0.01, max=24, help="simulated hours from --start-hour"),
+    speed: float = typer.Option(60.0, "--speed", min=1, max=3600, help="simulated seconds per real second"),
+    report: Path = typer.Option(Path("var/twin/report"), "--report", help="where report.md/.json and charts go"),
+    workdir: Path = typer.Option(Path("var/twin"), "--workdir", help="database, logs and edge state (wiped)"),
+    hosts: int = typer.Option(0, "--hosts", min=0, max=32, help="host processes (0: one per ~40 halls, max 6)"),
+    database_url: str | None = typer.Option(None, "--database-url", help="server database (default SQLite)"),
+    utilisation: float = typer.Option(0.7, "--utilisation", min=0.05, max=1.5, help="mean window utilisation"),
+    start_hour: float = typer.Option(8.5, "--start-hour", min=0, max=23),
+    seed: int = typer.Option(2018, "--seed"),
+) -> None:
+    """A digital twin of the city: citizens, clerks and devices on the real server, edges and Mosquitto."""
+    from simulators.twin import TwinOptions, run_twin
+
+    count: int | None = None
+    hall_ids: list[str] | None = None
+    if halls.isdigit():
+        count = int(halls)
+        if not 1 <= count <= 195:
+            raise typer.BadParameter("--halls takes 'all', 1 to 195, or hall ids")
+    elif halls != "all":
+        hall_ids = [h.strip() for h in halls.split(",") if h.strip()]
+    options = TwinOptions(
+        halls=count, hall_ids=hall_ids, hours=hours, speed=speed, report=report, workdir=workdir, hosts=hosts,
+        database_url=database_url, utilisation=utilisation, start_hour=start_hour, seed=seed,
+    )  # fmt: skip
+    result = run_twin(options)
+    typer.echo(
+        f"{result.halls} halls, {result.devices} devices: {result.tickets_issued} tickets, wait p50 "
+        f"{result.wait_p50_s} s p95 {result.wait_p95_s} s, double calls {result.double_calls}/"
+        f"{result.server_double_calls}, predicted-wait MAE {result.predicted_mae_s} s; took {result.duration_s} s; "
+        f"report in {result.report_dir}/report.md"
+    )
+    if result.double_calls or result.server_double_calls:
+        raise typer.Exit(code=1)
+
+
 @app.command("sim")
 def sim_command(
     hall: str = typer.Option(..., "--hall", help="hall id (one of the demo city's centres)"),

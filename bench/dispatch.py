@@ -1,0 +1,321 @@
+"""Dispatch benchmarks (a script, not a test), following docs/performance.md and the design's rules.
+
+    .venv/bin/python bench/dispatch.py [--reps 5] [--samples 400] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+
+1. Throughput per server process: one hall of 10 全科 windows; a client thread per window runs
+   issue -> call-next (dispatch) -> finish over HTTP. Reported as tickets issued + dispatched per second,
+   with GET /api/health per second measured right before as the baseline (same server, same run), on
+   SQLite and on PostgreSQL (a database created and dropped here).
+2. Latency keypad CALL -> window screen frame: one hall, simulators attached in-process at `sim://` URLs,
+   a real EdgeAgent in this process, the real server and Mosquitto. t0 = the simulator's key press, t1 =
+   the moment the window-screen simulator received its frame. Baseline, interleaved in the same run: the
+   bare two-hop round trip paho -> Mosquitto -> paho -> Mosquitto -> paho with TCP_NODELAY on both sides.
+
+Each repetition interleaves measurement and baseline; the medians over repetitions are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from simulators import simport
+from simulators.broker import MosquittoBroker
+from simulators.city import HallPlan, topology
+from simulators.processes import ServerProcess
+from simulators.twin_host import build_simulator
+
+WINDOWS = 10
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round((len(ordered) - 1) * p / 100))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50": pct(values, 50), "p99": pct(values, 99), "max": max(values)}
+
+
+# -- 1. throughput ------------------------------------------------------------------------------------
+def health_rate(http: httpx.Client, seconds: float = 1.5) -> float:
+    n, end = 0, time.monotonic() + seconds
+    start = time.monotonic()
+    while time.monotonic() < end:
+        http.get("/api/health").raise_for_status()
+        n += 1
+    return n / (time.monotonic() - start)
+
+
+def ticket_rate(server: ServerProcess, hall: str, per_window: int) -> float:
+    """Tickets issued and dispatched per second: each window's thread issues, calls next and finishes."""
+
+    def window_loop(w: str) -> int:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            for _ in range(per_window):
+                http.post(f"/api/halls/{hall}/tickets", json={"matter": "P001"}).raise_for_status()
+                r = http.post(f"/api/halls/{hall}/windows/{w}/call-next")
+                r.raise_for_status()
+                if r.json().get("ticket"):
+                    http.post(f"/api/halls/{hall}/windows/{w}/finish").raise_for_status()
+        return per_window
+
+    windows = [f"w{n:02d}" for n in range(1, WINDOWS + 1)]
+    start = time.monotonic()
+    with ThreadPoolExecutor(len(windows)) as pool:
+        done = sum(pool.map(window_loop, windows))
+    return done / (time.monotonic() - start)
+
+
+def throughput(work: Path, database_url: str, name: str, reps: int, per_window: int) -> dict[str, Any]:
+    env = {"HALL_LOG_LEVEL": "WARNING", "HALL_DISPATCH_ROUND_MS": "0"}
+    server = ServerProcess(work / name, database_url, None, env=env).start()
+    try:
+        server.put("/api/topology", topology([HallPlan("bench", "压测大厅", WINDOWS)])).raise_for_status()
+        for w in range(1, WINDOWS + 1):
+            server.post(f"/api/halls/bench/windows/w{w:02d}/login", {"staff_id": f"s{w}", "name": "测试"})
+        ticket_rate(server, "bench", 5)  # warm-up
+        rows = []
+        for _ in range(reps):
+            base = health_rate(server.http)
+            rate = ticket_rate(server, "bench", per_window)
+            rows.append({"health_per_s": base, "tickets_per_s": rate, "ratio": rate / base})
+        return {
+            "database": name,
+            "reps": rows,
+            "tickets_per_s_median": statistics.median(r["tickets_per_s"] for r in rows),
+            "health_per_s_median": statistics.median(r["health_per_s"] for r in rows),
+            "ratio_median": statistics.median(r["ratio"] for r in rows),
+        }
+    finally:
+        server.close()
+
+
+# -- 2. latency ---------------------------------------------------------------------------------------
+def nodelay(client: mqtt.Client) -> None:
+    sock = client.socket()
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class BrokerRoundTrip:
+    """paho A -> Mosquitto -> paho B (echo) -> Mosquitto -> paho A, QoS 1, TCP_NODELAY on every socket."""
+
+    def __init__(self, port: int) -> None:
+        self.topic = f"bench/{uuid.uuid4().hex[:8]}"
+        self.got = threading.Event()
+        self.a = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.topic}-a")
+        self.b = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.topic}-b")
+        ready = threading.Barrier(3)
+
+        def on_connect_a(c: mqtt.Client, *args: Any) -> None:
+            nodelay(c)
+            c.subscribe(f"{self.topic}/pong", qos=1)
+
+        def on_connect_b(c: mqtt.Client, *args: Any) -> None:
+            nodelay(c)
+            c.subscribe(f"{self.topic}/ping", qos=1)
+
+        self.a.on_connect = on_connect_a
+        self.b.on_connect = on_connect_b
+        self.a.on_subscribe = lambda *args: ready.wait()
+        self.b.on_subscribe = lambda *args: ready.wait()
+        self.b.on_message = lambda c, u, m: c.publish(f"{self.topic}/pong", m.payload, qos=1)
+        self.a.on_message = lambda c, u, m: self.got.set()
+        for c in (self.a, self.b):
+            c.connect("127.0.0.1", port)
+            c.loop_start()
+        ready.wait(timeout=10)
+
+    def sample(self) -> float:
+        self.got.clear()
+        t0 = time.perf_counter_ns()
+        self.a.publish(f"{self.topic}/ping", b"x" * 200, qos=1)
+        if not self.got.wait(5):
+            raise TimeoutError("broker round trip lost")
+        return (time.perf_counter_ns() - t0) / 1e6
+
+    def close(self) -> None:
+        for c in (self.a, self.b):
+            c.disconnect()
+            c.loop_stop()
+
+
+class PressToScreen:
+    """One hall on the real server and a real EdgeAgent in this process; simulators at sim:// URLs."""
+
+    def __init__(self, work: Path, broker: MosquittoBroker, caller_poll_s: float, round_ms: int) -> None:
+        from edge.agent import EdgeAgent
+        from edge.config import EdgeConfig
+
+        simport.install()
+        self.plan = HallPlan("bench", "压测大厅", WINDOWS)
+        env = {"HALL_LOG_LEVEL": "WARNING", "HALL_DISPATCH_ROUND_MS": str(round_ms)}
+        self.server = ServerProcess(work / "latency", f"sqlite:///{work / 'latency.db'}", broker.url, env=env).start()
+        self.server.put("/api/topology", topology([self.plan])).raise_for_status()
+        self.sims: dict[str, Any] = {}
+        self.ends: dict[str, simport.Endpoint] = {}
+        devices = []
+        for d in self.plan.devices:
+            url = simport.url_for("bench", d.device_id)
+            self.sims[d.device_id] = build_simulator(d.kind, d.profile, d.address, 1)
+            self.ends[d.device_id] = simport.register(url, self.sims[d.device_id])
+            extra = {"poll_interval_s": caller_poll_s} if d.kind == "caller" else {}
+            devices.append({"device_id": d.device_id, "kind": d.kind, "protocol": d.protocol, "url": url,
+                            "profile": d.profile, "address": d.address, **extra})  # fmt: skip
+        config = EdgeConfig.model_validate({"hall": "bench", "edge": self.plan.edge, "mqtt_url": broker.url,
+                                            "state_dir": str(work / "edge"), "probe_interval_s": 30.0,
+                                            "devices": devices})  # fmt: skip
+        self.agent = EdgeAgent(config)
+        self.agent.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            devs = self.server.get("/api/halls/bench/devices")
+            if all(d["availability"] == "online" for d in devs):
+                break
+            time.sleep(0.2)
+        self.frames: dict[str, int] = {}
+        for w in self.plan.window_ids():
+            self.ends[f"{w}-screen"].on_write = lambda ns, data, w=w: self.frames.setdefault(w, ns)
+        self.next_window = 0
+
+    def issue(self, n: int) -> None:
+        for _ in range(n):
+            self.server.post("/api/halls/bench/tickets", {"matter": "P001"}).raise_for_status()
+
+    def sample(self) -> float:
+        w = self.plan.window_ids()[self.next_window % WINDOWS]
+        self.next_window += 1
+        caller = self.sims[f"{w}-caller"]
+        self.frames.pop(w, None)
+        t0 = time.monotonic_ns()
+        caller.press("call_next")
+        deadline = time.monotonic() + 5
+        while w not in self.frames:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"window {w}: no screen frame within 5 s")
+            time.sleep(0.0002)
+        t1 = self.frames[w]
+        caller.press("finish")
+        return (t1 - t0) / 1e6
+
+    def settle(self) -> None:
+        time.sleep(0.5)  # the last finishes reach the server before the next round
+
+    def close(self) -> None:
+        self.agent.stop()
+        self.server.close()
+
+
+def latency(work: Path, reps: int, samples: int, caller_poll_s: float, round_ms: int) -> dict[str, Any]:
+    broker = MosquittoBroker(workdir=work / "broker").start()
+    press = rtt = None
+    try:
+        rtt = BrokerRoundTrip(broker.port)
+        press = PressToScreen(work, broker, caller_poll_s, round_ms)
+        for _ in range(50):  # warm-up
+            rtt.sample()
+        press.issue(20)
+        for _ in range(20):
+            press.sample()
+        press.settle()
+        rows, all_press, all_rtt = [], [], []
+        for _ in range(reps):
+            press.issue(samples)
+            p, b = [], []
+            for _ in range(samples):  # interleaved: one press, one bare round trip
+                p.append(press.sample())
+                b.append(rtt.sample())
+            press.settle()
+            all_press += p
+            all_rtt += b
+            sp, sb = summary(p), summary(b)
+            rows.append(
+                {"press": sp, "broker": sb, "ratio_p50": sp["p50"] / sb["p50"], "ratio_p99": sp["p99"] / sb["p99"]}
+            )
+        return {
+            "caller_poll_s": caller_poll_s,
+            "dispatch_round_ms": round_ms,
+            "reps": rows,
+            "press_all": summary(all_press),
+            "broker_all": summary(all_rtt),
+            "ratio_p50_median": statistics.median(r["ratio_p50"] for r in rows),
+            "ratio_p99_median": statistics.median(r["ratio_p99"] for r in rows),
+        }
+    finally:
+        if press is not None:
+            press.close()
+        if rtt is not None:
+            rtt.close()
+        broker.stop()
+
+
+def make_pg(admin_url: str) -> tuple[str, Any]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin_url)
+    name = f"hall_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=400, help="latency samples per repetition")
+    parser.add_argument("--tickets", type=int, default=30, help="tickets per window per throughput repetition")
+    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--caller-poll", type=float, default=0.01, help="HDP/1 caller poll interval, seconds")
+    parser.add_argument("--round-ms", type=int, default=0, help="server dispatch round (HALL_DISPATCH_ROUND_MS)")
+    parser.add_argument("--skip", choices=["throughput", "latency"], action="append", default=[])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    out: dict[str, Any] = {"machine": f"{platform.node()} {os.cpu_count()} cores {platform.platform()}"}
+    with tempfile.TemporaryDirectory(prefix="hall-bench-") as tmp:
+        work = Path(tmp)
+        if "throughput" not in args.skip:
+            out["sqlite"] = throughput(work, f"sqlite:///{work / 'tp.db'}", "sqlite", args.reps, args.tickets)
+            print(json.dumps(out["sqlite"], indent=1), flush=True)
+            if args.pg:
+                pg_url, drop = make_pg(args.pg)
+                try:
+                    out["postgresql"] = throughput(work, pg_url, "postgresql", args.reps, args.tickets)
+                finally:
+                    drop()
+                print(json.dumps(out["postgresql"], indent=1), flush=True)
+        if "latency" not in args.skip:
+            out["latency"] = latency(work, args.reps, args.samples, args.caller_poll, args.round_ms)
+            print(json.dumps({k: v for k, v in out["latency"].items() if k != "reps"}, indent=1), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
