@@ -69,6 +69,7 @@ class EdgeAgent:
         self.kinds = {d.device_id: d.kind for d in config.devices}
         self.pool = DevicePool(list(self.workers.values()), config.worker_threads) if config.worker_threads else None
         self.server_session: int | None = None
+        self._retained_lock = threading.Lock()
         self._stopped = threading.Event()
         self.link.on_connected = self.birth
         self.link.on_message = self.on_message
@@ -138,13 +139,26 @@ class EdgeAgent:
         self.outbox.notify()
 
     def availability_changed(self, device: str, state: str, reason: str) -> None:
-        online = "online" if state == "online" else "offline"
-        payload = encode(Availability(edge=self.config.edge, state=online, reason=reason))  # type: ignore[arg-type]
-        self.link.publish_retained(self.topics.dev_availability(device), payload)
+        """Publish the device's availability as it is *now*, under the retained-message lock.
+
+        A birth and a worker's transition can race; if the birth's older snapshot reached the broker
+        last, the stale value would stick (transitions are published once). Reading the current value
+        inside the lock makes the last message on the wire the current one.
+        """
+        worker = self.workers.get(device)
+        with self._retained_lock:
+            if worker is not None:
+                state, reason = worker.availability, worker.reason
+            online = "online" if state == "online" else "offline"
+            payload = encode(Availability(edge=self.config.edge, state=online, reason=reason))  # type: ignore[arg-type]
+            self.link.publish_retained(self.topics.dev_availability(device), payload)
 
     def state_changed(self, device: str, fields: dict[str, Any]) -> None:
-        body = {"v": 1, "ts": now_ms(), "edge": self.config.edge, **fields}
-        self.link.publish_retained(self.topics.dev_state(device), json.dumps(body, ensure_ascii=False).encode())
+        worker = self.workers.get(device)
+        with self._retained_lock:
+            current = dict(worker.state) if worker is not None else fields
+            body = {"v": 1, "ts": now_ms(), "edge": self.config.edge, **current}
+            self.link.publish_retained(self.topics.dev_state(device), json.dumps(body, ensure_ascii=False).encode())
 
     # -- events and results -----------------------------------------------------------------------
     def device_events(self, device: str, events: list[DeviceEvent]) -> int:
