@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
-from hall_server import audit, commands, ratings, stats, tickets, topology, windows
+from hall_server import audit, commands, fairness, queueing, ratings, stats, tickets, topology, windows
 from hall_server.context import HallContext
 from hall_server.errors import NotFoundError
 from hall_server.topology import IdStr, TopologyIn
@@ -20,8 +20,10 @@ from hall_server.topology import IdStr, TopologyIn
 router = APIRouter(prefix="/api")
 
 Actor = Annotated[str, Header(alias="X-Actor", max_length=64)]
-WindowAction = Literal["ready", "call-next", "recall", "start", "finish", "skip", "pause", "resume"]
-TicketState = Literal["waiting", "called", "serving", "done", "no_show"]
+WindowAction = Literal[
+    "ready", "call-next", "recall", "start", "finish", "skip", "hold", "transfer", "pause", "resume", "login", "logout"
+]
+TicketState = Literal["waiting", "called", "serving", "held", "done", "no_show"]
 
 
 class IssueIn(BaseModel):
@@ -30,6 +32,36 @@ class IssueIn(BaseModel):
     matter: str = Field(min_length=1, max_length=64)
     printer: IdStr | None = None
     request_id: str | None = Field(default=None, min_length=1, max_length=64)
+    # the green channel (elderly, disabled, pregnant, key projects), set by hall staff at the kiosk;
+    # `booked` is given only by a booking check-in near its slot
+    priority: Literal["normal", "green"] = "normal"
+
+
+class ActionIn(BaseModel):
+    """Optional body of a window action: what pause, hold, transfer and login need."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str | None = Field(default=None, max_length=64)
+    category: str | None = Field(default=None, min_length=1, max_length=64)
+    window: IdStr | None = None
+    seconds: int | None = Field(default=None, ge=1, le=4 * 3600)
+    staff_id: str | None = Field(default=None, min_length=1, max_length=32)
+    name: str | None = Field(default=None, min_length=1, max_length=32)
+
+
+class BookingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    matter: str = Field(min_length=1, max_length=64)
+    slot_at: int = Field(ge=0, description="the appointment, UTC milliseconds")
+
+
+class CheckInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    printer: IdStr | None = None
 
 
 def _ctx(request: Request) -> HallContext:
@@ -70,6 +102,7 @@ def get_hall(request: Request, hall: str) -> dict[str, Any]:
         return {
             "id": row.id,
             "name": row.name,
+            "location": {"lat": row.lat, "lon": row.lon, "district": row.district},
             "queue_length": len(waiting),
             "windows": [windows.window_view(w) for w in windows.hall_windows(session, hall)],
         }
@@ -83,11 +116,43 @@ def hall_devices(request: Request, hall: str) -> list[dict[str, Any]]:
 
 @router.post("/halls/{hall}/tickets", status_code=201)
 def issue_ticket(request: Request, response: Response, hall: str, body: IssueIn) -> dict[str, Any]:
-    req = tickets.IssueRequest(matter=body.matter, printer=body.printer, request_id=body.request_id)
+    req = tickets.IssueRequest(
+        matter=body.matter, printer=body.printer, request_id=body.request_id, priority=body.priority
+    )
     view, created = tickets.issue_ticket(_ctx(request), hall, req)
     if not created:
         response.status_code = 200
     return view
+
+
+@router.post("/halls/{hall}/bookings", status_code=201)
+def create_booking(request: Request, hall: str, body: BookingIn) -> dict[str, Any]:
+    with _ctx(request).transaction() as session:
+        return tickets.create_booking(session, hall, body.code, body.matter, body.slot_at)
+
+
+@router.post("/halls/{hall}/bookings/{code}/check-in", status_code=201)
+def check_in(
+    request: Request, response: Response, hall: str, code: str, body: Annotated[CheckInIn | None, Body()] = None
+) -> dict[str, Any]:
+    view, created = tickets.check_in(_ctx(request), hall, code, printer=body.printer if body else None)
+    if not created:
+        response.status_code = 200
+    return view
+
+
+@router.get("/halls/{hall}/waits")
+def hall_waits(request: Request, hall: str) -> dict[str, Any]:
+    ctx = _ctx(request)
+    with ctx.db.read() as session:
+        return queueing.hall_waits(ctx, session, hall)
+
+
+@router.get("/matters/{code}/halls")
+def matter_halls(request: Request, code: str, near: str | None = None) -> list[dict[str, Any]]:
+    ctx = _ctx(request)
+    with ctx.db.read() as session:
+        return queueing.halls_for_matter(ctx, session, code, near)
 
 
 @router.get("/halls/{hall}/tickets")
@@ -102,13 +167,25 @@ def get_ticket(request: Request, ticket_id: int) -> dict[str, Any]:
         return tickets.ticket_view(session, tickets.get_ticket(session, ticket_id))
 
 
+@router.get("/halls/{hall}/windows/{window}")
+def get_window(request: Request, hall: str, window: str) -> dict[str, Any]:
+    with _ctx(request).db.read() as session:
+        return windows.window_view(windows.get_window(session, hall, window))
+
+
 @router.post("/halls/{hall}/windows/{window}/{action}")
 def window_action(
-    request: Request, hall: str, window: str, action: WindowAction, actor: Actor = "api"
+    request: Request,
+    hall: str,
+    window: str,
+    action: WindowAction,
+    body: Annotated[ActionIn | None, Body()] = None,
+    actor: Actor = "api",
 ) -> dict[str, Any]:
     ctx = _ctx(request)
+    params = windows.ActionParams(**body.model_dump()) if body is not None else windows.NO_PARAMS
     with ctx.transaction() as session:
-        return windows.perform(ctx, session, hall, window, action, actor=actor)
+        return windows.perform(ctx, session, hall, window, action, actor, params)
 
 
 @router.get("/halls/{hall}/ratings")
@@ -134,11 +211,27 @@ def hall_stats(
 
 @router.get("/halls/{hall}/audit")
 def hall_audit(
-    request: Request, hall: str, action: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    request: Request,
+    hall: str,
+    action: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    after: Annotated[int | None, Query(ge=0, description="entries with a larger id, oldest first")] = None,
 ) -> list[dict[str, Any]]:
+    """Newest first; with `after`, oldest first from that id on (an auditor reads every draw this way)."""
     with _ctx(request).db.read() as session:
         topology.get_hall(session, hall)
-        return [audit.as_dict(e) for e in audit.entries(session, hall, action, limit)]
+        return [audit.as_dict(e) for e in audit.entries(session, hall, action, limit, after=after)]
+
+
+@router.get("/halls/{hall}/audit/fairness")
+def hall_fairness(
+    request: Request, hall: str, last: Annotated[int, Query(ge=1, le=200_000)] = 20_000
+) -> dict[str, Any]:
+    """Chi-square uniformity of the last `last` random draws, grouped by candidate count k."""
+    with _ctx(request).db.read() as session:
+        topology.get_hall(session, hall)
+        draws = [e.details for e in audit.entries(session, hall, "dispatch", last)]
+    return {"hall": hall, "by_k": fairness.audit_report(draws)}
 
 
 @router.get("/commands/{cmd_id}")

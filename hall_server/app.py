@@ -1,7 +1,8 @@
 """The FastAPI application: wiring of settings, database, bus bridge and the command sweeper.
 
 `create_app(settings)` applies the migrations, so a test or a fresh install needs nothing else; the
-lifespan starts the bus bridge (when `mqtt_url` is set) and the sweeper, and stops them cleanly.
+lifespan starts the bus bridge (when `mqtt_url` is set), the dispatch round scheduler and the sweeper,
+and stops them cleanly.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from hall_server import commands, tickets
+from hall_server import commands, pages, tickets
 from hall_server.api import router
 from hall_server.bus import BusBridge
 from hall_server.context import HallContext
 from hall_server.db import Database, local_tz, migrate
 from hall_server.errors import HallError
+from hall_server.rounds import RoundScheduler
 from hall_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,12 +89,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ctx.publisher = bridge
             bridge.start()
         app.state.bridge = bridge
+        scheduler = RoundScheduler(ctx)
+        ctx.rounds = scheduler
+        scheduler.start()
+        app.state.rounds = scheduler
         sweeper = Sweeper(ctx)
         sweeper.start()
         try:
             yield
         finally:
             sweeper.stop()
+            scheduler.stop()
             if bridge is not None:
                 bridge.stop()
             ctx.db.dispose()
@@ -101,5 +108,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     app.state.bridge = None
     app.include_router(router)
+    pages.install(app, ctx)  # web pages, their JSON and live events (hall_server/pages.py)
     _install_error_handlers(app)
     return app

@@ -29,10 +29,15 @@ def record(
     return entry
 
 
-def entries(session: Session, hall: str, action: str | None = None, limit: int = 200) -> list[AuditEntry]:
+def entries(
+    session: Session, hall: str, action: str | None = None, limit: int = 200, after: int | None = None
+) -> list[AuditEntry]:
+    """Newest first; with `after`, the entries after that id, oldest first (for paging through all)."""
     stmt = select(AuditEntry).where(AuditEntry.hall_id == hall)
     if action is not None:
         stmt = stmt.where(AuditEntry.action == action)
+    if after is not None:
+        return list(session.scalars(stmt.where(AuditEntry.id > after).order_by(AuditEntry.id).limit(limit)))
     return list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))
 
 

@@ -53,11 +53,11 @@ def _failed(reason: ReasonCode | Any) -> bool:
     return bool(getattr(reason, "is_failure", False))
 
 
-
 def _authenticate(client: mqtt.Client, username: str, password_file: Path | None) -> None:
     """Log in as `username` (= client id, bus.md §9) when the deployment has broker accounts."""
     if password_file is not None:
         client.username_pw_set(username, Path(password_file).read_text(encoding="utf-8").strip())
+
 
 class LivenessClient:
     """Publishes one hall's `server/status`: retained online after connect, retained offline as its Will."""

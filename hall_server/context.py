@@ -23,6 +23,7 @@ from hall_server.settings import Settings
 log = logging.getLogger(__name__)
 
 OUTBOX_KEY = "hall_outbox"
+ROUNDS_KEY = "hall_rounds"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,20 @@ class Publisher(Protocol):
     def halls_changed(self) -> None: ...
 
 
+class RoundRequester(Protocol):
+    def request(self, hall: str, at_ms: int) -> None: ...
+
+
+class NullRounds:
+    """No scheduler running (unit tests, tools): requests are remembered, rounds run when called."""
+
+    def __init__(self) -> None:
+        self.requested: list[tuple[str, int]] = []
+
+    def request(self, hall: str, at_ms: int) -> None:
+        self.requested.append((hall, at_ms))
+
+
 class NullPublisher:
     """No bus configured: commands stay stored (and time out), nothing is sent."""
 
@@ -61,6 +76,7 @@ class HallContext:
     publisher: Publisher = field(default_factory=NullPublisher)
     rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
     tz: tzinfo = field(default_factory=local_tz)
+    rounds: RoundRequester = field(default_factory=NullRounds)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -68,10 +84,18 @@ class HallContext:
         with self.db.write() as session:
             yield session
             outgoing: list[Outgoing] = list(session.info.get(OUTBOX_KEY, []))
+            wakes: set[tuple[str, int]] = set(session.info.get(ROUNDS_KEY, ()))
         for cmd in outgoing:
             self.publisher.publish_command(cmd)
+        for hall, at_ms in sorted(wakes):
+            self.rounds.request(hall, at_ms)
 
 
 def enqueue(session: Session, cmd: Outgoing) -> None:
     """Hand a command to the post-commit publisher of this session's transaction."""
     session.info.setdefault(OUTBOX_KEY, []).append(cmd)
+
+
+def wake_round(session: Session, hall: str, at_ms: int) -> None:
+    """Ask for a dispatch round of `hall` at or after `at_ms`, once this transaction has committed."""
+    session.info.setdefault(ROUNDS_KEY, []).append((hall, at_ms))

@@ -284,7 +284,8 @@ def _apply_key(ctx: HallContext, session: Session, topic: Topic, data: KeyEventD
     queued = len(session.info.get(OUTBOX_KEY, []))
     try:
         with session.begin_nested():
-            windows.perform(ctx, session, topic.hall, device.window_id, action, actor=f"caller:{device.id}")
+            params = windows.key_params(session, topic.hall, data.key, data.arg)
+            windows.perform(ctx, session, topic.hall, device.window_id, action, f"caller:{device.id}", params)
     except HallError as exc:
         del session.info.get(OUTBOX_KEY, [])[queued:]  # the savepoint's commands were rolled back too
         log.info("hall=%s window=%s key %s refused: %s", topic.hall, device.window_id, data.key, exc.detail)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -38,6 +39,15 @@ class Hall(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # where the hall is, for recommending a nearby hall with a shorter wait (all optional)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    district: Mapped[str | None] = mapped_column(String(64))
+    # the clerks who may log in at this hall's windows; a caller keypad logs in staff[arg]
+    staff: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # dispatch rounds (dispatch.md): serialised per hall by the lock on this row
+    round_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_round_at: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Matter(Base):
@@ -64,6 +74,8 @@ class Window(Base):
     state: Mapped[str] = mapped_column(String(16), default="offline")
     current_ticket_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    ready_at: Mapped[int | None] = mapped_column(BigInteger)
+    pause_reason: Mapped[str | None] = mapped_column(String(64))
 
 
 class Device(Base):
@@ -108,6 +120,7 @@ class Ticket(Base):
             postgresql_where=text(_ACTIVE_SQL),
         ),
         Index("ix_ticket_queue", "hall_id", "state", "issued_at"),
+        Index("ix_ticket_order", "hall_id", "state", "queue_rank", "queue_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -128,6 +141,28 @@ class Ticket(Base):
     print_status: Mapped[str] = mapped_column(String(16), default="none")
     print_cmd_id: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # queueing (dispatch.md): the category the ticket now queues in (a transfer may change it), its
+    # priority class, and the sort key of the queue: (queue_rank, queue_at, id), smallest first
+    category: Mapped[str] = mapped_column(String(64), default="")
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    queue_rank: Mapped[int] = mapped_column(Integer, default=3)
+    queue_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    target_window_id: Mapped[str | None] = mapped_column(ID)  # a window's personal queue (transfer)
+    held_until: Mapped[int | None] = mapped_column(BigInteger)
+    booking_code: Mapped[str | None] = mapped_column(String(64))
+
+
+class Booking(Base):
+    """An online appointment; checking in near its slot issues a ticket in the `booked` class."""
+
+    __tablename__ = "bookings"
+
+    hall_id: Mapped[str] = mapped_column(ID, ForeignKey("halls.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    matter_code: Mapped[str] = mapped_column(ID, ForeignKey("matters.code"))
+    slot_at: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    ticket_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Visit(Base):

@@ -63,6 +63,12 @@ class HallIn(_In):
     name: str = Field(min_length=1, max_length=128)
     windows: list[WindowIn] = Field(default_factory=list)
     devices: list[DeviceIn] = Field(default_factory=list)
+    # optional: where the hall is (nearby-hall recommendation) and who may log in at its windows;
+    # a field left out keeps what an earlier document set
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    district: str | None = Field(default=None, min_length=1, max_length=64)
+    staff: list[ClerkIn] | None = None
 
     @model_validator(mode="after")
     def _ids_unique(self) -> HallIn:
@@ -112,9 +118,18 @@ def _upsert_matter(session: Session, m: MatterIn) -> None:
 def _upsert_hall(session: Session, h: HallIn) -> None:
     hall = session.get(Hall, h.id)
     if hall is None:
-        hall = Hall(id=h.id, name=h.name, created_at=now_ms())
+        hall = Hall(id=h.id, name=h.name, created_at=now_ms(), staff=[], round_seq=0, last_round_at=0)
         session.add(hall)
     hall.name = h.name
+    given = h.model_fields_set
+    if "lat" in given or "lon" in given:
+        if (h.lat is None) != (h.lon is None):
+            raise InvalidError(f"hall {h.id}: give both lat and lon, or neither")
+        hall.lat, hall.lon = h.lat, h.lon
+    if "district" in given:
+        hall.district = h.district
+    if "staff" in given:
+        hall.staff = [c.model_dump() for c in h.staff or []]
     for w in h.windows:
         _upsert_window(session, h.id, w)
     session.flush()

@@ -89,6 +89,12 @@ def wait_until(check: Callable[[], Any], timeout: float = 5.0, interval: float =
         time.sleep(interval)
 
 
+@pytest.fixture(autouse=True)
+def immediate_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests dispatch inside the event (dispatch_round_ms=0) unless they ask for rounds themselves."""
+    monkeypatch.setenv("HALL_DISPATCH_ROUND_MS", "0")
+
+
 @pytest.fixture
 def make_ctx() -> Iterator[Callable[[str, dict[str, Any] | None], HallContext]]:
     """Build a service context on a migrated database, optionally loaded with a topology."""
