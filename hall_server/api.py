@@ -8,18 +8,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from hall_server import audit, commands, fairness, queueing, ratings, stats, tickets, topology, windows
+from hall_server.auth import Principal, require
 from hall_server.context import HallContext
 from hall_server.errors import NotFoundError
 from hall_server.topology import IdStr, TopologyIn
 
 router = APIRouter(prefix="/api")
 
-Actor = Annotated[str, Header(alias="X-Actor", max_length=64)]
+# Who may call what (hall_server/auth.py): reads of what a hall shows its public (screens, waits,
+# device health, stats) are open; everything that changes state or shows ratings, tickets or the
+# audit trail needs a token whose role and hall (and, for a clerk, window) fit the path.
+Admin = Annotated[Principal, Depends(require())]
+Kiosk = Annotated[Principal, Depends(require("kiosk", "operator"))]
+AtWindow = Annotated[Principal, Depends(require("clerk", "operator"))]
+Operator = Depends(require("operator"))
 WindowAction = Literal[
     "ready", "call-next", "recall", "start", "finish", "skip", "hold", "transfer", "pause", "resume", "login", "logout"
 ]
@@ -80,10 +87,10 @@ def health(request: Request) -> dict[str, Any]:
 
 
 @router.put("/topology")
-def put_topology(request: Request, body: Annotated[TopologyIn, Body()], actor: Actor = "api") -> dict[str, int]:
+def put_topology(request: Request, body: Annotated[TopologyIn, Body()], principal: Admin) -> dict[str, int]:
     ctx = _ctx(request)
     with ctx.transaction() as session:
-        counts = topology.apply(session, body, actor)
+        counts = topology.apply(session, body, principal.id)
     ctx.publisher.halls_changed()
     return counts
 
@@ -115,7 +122,7 @@ def hall_devices(request: Request, hall: str) -> list[dict[str, Any]]:
 
 
 @router.post("/halls/{hall}/tickets", status_code=201)
-def issue_ticket(request: Request, response: Response, hall: str, body: IssueIn) -> dict[str, Any]:
+def issue_ticket(request: Request, response: Response, hall: str, body: IssueIn, principal: Kiosk) -> dict[str, Any]:
     req = tickets.IssueRequest(
         matter=body.matter, printer=body.printer, request_id=body.request_id, priority=body.priority
     )
@@ -126,14 +133,19 @@ def issue_ticket(request: Request, response: Response, hall: str, body: IssueIn)
 
 
 @router.post("/halls/{hall}/bookings", status_code=201)
-def create_booking(request: Request, hall: str, body: BookingIn) -> dict[str, Any]:
+def create_booking(request: Request, hall: str, body: BookingIn, principal: Kiosk) -> dict[str, Any]:
     with _ctx(request).transaction() as session:
         return tickets.create_booking(session, hall, body.code, body.matter, body.slot_at)
 
 
 @router.post("/halls/{hall}/bookings/{code}/check-in", status_code=201)
 def check_in(
-    request: Request, response: Response, hall: str, code: str, body: Annotated[CheckInIn | None, Body()] = None
+    request: Request,
+    response: Response,
+    hall: str,
+    code: str,
+    principal: Kiosk,
+    body: Annotated[CheckInIn | None, Body()] = None,
 ) -> dict[str, Any]:
     view, created = tickets.check_in(_ctx(request), hall, code, printer=body.printer if body else None)
     if not created:
@@ -155,7 +167,7 @@ def matter_halls(request: Request, code: str, near: str | None = None) -> list[d
         return queueing.halls_for_matter(ctx, session, code, near)
 
 
-@router.get("/halls/{hall}/tickets")
+@router.get("/halls/{hall}/tickets", dependencies=[Operator])
 def list_tickets(request: Request, hall: str, state: TicketState | None = None) -> list[dict[str, Any]]:
     with _ctx(request).db.read() as session:
         return [tickets.ticket_view(session, t, with_print=False) for t in tickets.list_tickets(session, hall, state)]
@@ -179,22 +191,22 @@ def window_action(
     hall: str,
     window: str,
     action: WindowAction,
+    principal: AtWindow,
     body: Annotated[ActionIn | None, Body()] = None,
-    actor: Actor = "api",
 ) -> dict[str, Any]:
     ctx = _ctx(request)
     params = windows.ActionParams(**body.model_dump()) if body is not None else windows.NO_PARAMS
     with ctx.transaction() as session:
-        return windows.perform(ctx, session, hall, window, action, actor, params)
+        return windows.perform(ctx, session, hall, window, action, principal.id, params)
 
 
-@router.get("/halls/{hall}/ratings")
+@router.get("/halls/{hall}/ratings", dependencies=[Operator])
 def hall_ratings(request: Request, hall: str) -> list[dict[str, Any]]:
     with _ctx(request).db.read() as session:
         return ratings.list_ratings(session, hall)
 
 
-@router.get("/halls/{hall}/rating-requests")
+@router.get("/halls/{hall}/rating-requests", dependencies=[Operator])
 def hall_rating_requests(request: Request, hall: str) -> list[dict[str, Any]]:
     with _ctx(request).db.read() as session:
         topology.get_hall(session, hall)
@@ -209,7 +221,7 @@ def hall_stats(
         return stats.hall_stats(session, hall, day)
 
 
-@router.get("/halls/{hall}/audit")
+@router.get("/halls/{hall}/audit", dependencies=[Operator])
 def hall_audit(
     request: Request,
     hall: str,
@@ -223,7 +235,7 @@ def hall_audit(
         return [audit.as_dict(e) for e in audit.entries(session, hall, action, limit, after=after)]
 
 
-@router.get("/halls/{hall}/audit/fairness")
+@router.get("/halls/{hall}/audit/fairness", dependencies=[Operator])
 def hall_fairness(
     request: Request, hall: str, last: Annotated[int, Query(ge=1, le=200_000)] = 20_000
 ) -> dict[str, Any]:
@@ -234,7 +246,7 @@ def hall_fairness(
     return {"hall": hall, "by_k": fairness.audit_report(draws)}
 
 
-@router.get("/commands/{cmd_id}")
+@router.get("/commands/{cmd_id}", dependencies=[Operator])
 def get_command(request: Request, cmd_id: str) -> dict[str, Any]:
     with _ctx(request).db.read() as session:
         record = commands.get(session, cmd_id)

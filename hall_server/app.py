@@ -16,12 +16,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from hall_server import commands, pages, tickets
+from hall_server import certificates, commands, pages, tickets
 from hall_server.api import router
+from hall_server.auth import PrincipalStore, bootstrap_admin
 from hall_server.bus import BusBridge
 from hall_server.context import HallContext
 from hall_server.db import Database, local_tz, migrate
 from hall_server.errors import HallError
+from hall_server.integrity_api import router as integrity_router
 from hall_server.rounds import RoundScheduler
 from hall_server.settings import Settings
 
@@ -50,6 +52,8 @@ class Sweeper:
                 record.status = "timeout"
                 if record.name == "print_ticket":
                     tickets.on_print_result(session, record)
+                elif record.name == "print_certificate":
+                    certificates.on_print_result(session, record)  # the blank is logged as spoiled or unused
         return len(overdue)
 
     def _run(self) -> None:
@@ -74,6 +78,16 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _busy(request: Request, exc: OperationalError) -> JSONResponse:
         log.warning("request %s %s: database unavailable: %s", request.method, request.url.path, exc.orig)
         return JSONResponse({"detail": "database busy or unavailable; try again"}, status_code=503)
+
+
+def _principals(settings: Settings) -> PrincipalStore | None:
+    """The token store, or None with auth off (every caller an anonymous admin: never in production)."""
+    if settings.auth == "off":
+        log.warning("AUTH IS OFF: every caller is an anonymous admin (HALL_AUTH=off)")
+        return None
+    store = PrincipalStore(settings.principals_file)
+    bootstrap_admin(store, settings.admin_token_file)
+    return store
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,7 +121,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="hall server", version="1", lifespan=lifespan)
     app.state.ctx = ctx
     app.state.bridge = None
+    app.state.principals = _principals(settings)
     app.include_router(router)
+    app.include_router(integrity_router)
     pages.install(app, ctx)  # web pages, their JSON and live events (hall_server/pages.py)
     _install_error_handlers(app)
     return app

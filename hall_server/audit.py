@@ -1,7 +1,7 @@
 """The audit trail: who did what, when, to which subject (一网通办: every step leaves a trace).
 
 Entries are written in the same transaction as the decision they record, so the trail can never
-disagree with the state.
+disagree with the state, and are hash-chained when that transaction commits (hall_server/auditchain.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hall_server import auditchain
 from hall_server.models import AuditEntry
 from hallbus.models import now_ms
 
@@ -26,6 +27,7 @@ def record(
 ) -> AuditEntry:
     entry = AuditEntry(at=now_ms(), hall_id=hall, actor=actor, action=action, subject=subject, details=details or {})
     session.add(entry)
+    auditchain.mark_pending(session, entry)
     return entry
 
 
@@ -50,4 +52,7 @@ def as_dict(entry: AuditEntry) -> dict[str, Any]:
         "action": entry.action,
         "subject": entry.subject,
         "details": entry.details,
+        "seq": entry.seq,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
     }

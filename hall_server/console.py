@@ -72,3 +72,37 @@ def broker_auth_command(
     console = Console()
     console.print(f"{len(accounts)} accounts written to {out} (passwd, acl, credentials/)")
     console.print("Add to mosquitto.conf:\n" + mosquitto_auth_conf(out.resolve()))
+
+
+@app.command("token")
+def token_command(
+    principal_id: str = typer.Option(..., "--id", help="who: the id the audit trail records, e.g. clerk-wangfang"),
+    role: str = typer.Option(..., "--role", help="admin, operator, clerk, approver, custodian or kiosk"),
+    name: str = typer.Option("", "--name", help="display name"),
+    hall: str | None = typer.Option(None, "--hall", help="operator, clerk, custodian, kiosk: their hall"),
+    window: str | None = typer.Option(None, "--window", help="clerk: their window"),
+    department: str | None = typer.Option(None, "--department", help="approver: their department"),
+    principals_file: Path | None = typer.Option(None, "--principals-file", envvar="HALL_PRINCIPALS_FILE"),
+) -> None:
+    """Create a principal and print its token once (only its SHA-256 is stored)."""
+    from pydantic import ValidationError
+
+    from hall_server.auth import Principal, PrincipalStore
+    from hall_server.settings import Settings
+
+    path = principals_file or Settings().principals_file
+    try:
+        principal = Principal(id=principal_id, role=role, name=name, hall=hall, window=window, department=department)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc.errors()[0]["msg"])) from None
+    if principal.role == "clerk" and not (principal.hall and principal.window):
+        raise typer.BadParameter("a clerk is bound to one window: give --hall and --window")
+    if principal.role == "approver" and not principal.department:
+        raise typer.BadParameter("an approver acts for one department: give --department")
+    if principal.role in ("operator", "custodian", "kiosk") and not principal.hall:
+        raise typer.BadParameter(f"a {principal.role} belongs to a hall: give --hall")
+    try:
+        token = PrincipalStore(path).add(principal)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(token)

@@ -25,3 +25,9 @@ class InvalidError(HallError):
     """The body is well-formed but refers to things that do not fit together (422)."""
 
     status_code = 422
+
+
+class ForbiddenError(HallError):
+    """The caller may not do this to this thing (another department's case, a second hand on a case)."""
+
+    status_code = 403

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from hall_server import commands, ratings, tickets, windows
+from hall_server import certificates, commands, ratings, rectification, seal_jobs, tickets, windows
 from hall_server.context import OUTBOX_KEY, HallContext
 from hall_server.errors import HallError
 from hall_server.models import BusEvent, Device, Edge, Hall, StreamMark
@@ -35,8 +35,22 @@ from hallbus import (
     now_ms,
     parse_topic,
 )
-from hallbus.catalogue import CALLER, EVENTS, KeyEventData, RatingClosedData, RatingEventData
+from hallbus.catalogue import (
+    CALLER,
+    EVENTS,
+    DoorEventData,
+    JobStateData,
+    KeyEventData,
+    PhotoReadyData,
+    RatingClosedData,
+    RatingEventData,
+    StampDoneData,
+    StampFailedData,
+    TamperEventData,
+)
 from hallbus.topics import Topic
+
+SEAL_EVENT_DATA = (StampDoneData, StampFailedData, PhotoReadyData, JobStateData, DoorEventData, TamperEventData)
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +238,14 @@ def apply_result(ctx: HallContext, session: Session, topic: Topic, msg: Result) 
     if not track_seq(ctx, session, topic.hall, msg.edge, msg.stream, msg.seq):
         return
     record = commands.apply_result(session, topic.hall, msg)
-    if record is not None and record.name == "print_ticket":
+    if record is None:
+        return
+    if record.name == "print_ticket":
         tickets.on_print_result(session, record)
+    elif record.name == "print_certificate":
+        certificates.on_print_result(session, record)
+    elif record.name in ("get_counters", "get_log", "authorize_job", "stamp"):
+        seal_jobs.on_result(ctx, session, record)
 
 
 def apply_event(ctx: HallContext, session: Session, topic: Topic, msg: Event) -> None:
@@ -264,7 +284,11 @@ def _apply_event_data(ctx: HallContext, session: Session, topic: Topic, msg: Eve
     if isinstance(data, KeyEventData):
         _apply_key(ctx, session, topic, data)
     elif isinstance(data, RatingEventData):
-        ratings.apply_rating(session, topic.hall, device, msg, data)
+        rating = ratings.apply_rating(session, topic.hall, device, msg, data)
+        if rating is not None:
+            rectification.on_rating(ctx, session, rating)
+    elif isinstance(data, SEAL_EVENT_DATA):
+        seal_jobs.on_event(ctx, session, topic.hall, device, msg, data)
     elif isinstance(data, RatingClosedData):
         status = "timeout" if msg.type == "rating_timeout" else "cancelled"
         ratings.close_unrated(session, topic.hall, device, data.rating_id, status)

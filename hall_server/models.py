@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -57,6 +58,9 @@ class Matter(Base):
     name: Mapped[str] = mapped_column(String(128))
     category: Mapped[str] = mapped_column(String(64))
     prefix: Mapped[str] = mapped_column(String(4))
+    # 一章审批: the department deciding this matter and the seal applied (default: seal catalogue)
+    department: Mapped[str | None] = mapped_column(String(64))
+    seal_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class Window(Base):
@@ -320,3 +324,247 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # the hash chain (hall_server/auditchain.py): position, link to the previous entry, own hash
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- integrity: audit chain, cases, certificates, seal jobs, alarms, rectification (migration 0003) ----------
+
+
+class AuditHead(Base):
+    """The head of the audit hash chain: one row, locked FOR UPDATE while an entry is appended."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class KeyValue(Base):
+    """Small server-held values that are no configuration (e.g. the salt of applicant references)."""
+
+    __tablename__ = "integrity_kv"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
+class CaseCounter(Base):
+    """Last case sequence per (hall, local day); bumped with one atomic upsert."""
+
+    __tablename__ = "case_counters"
+
+    hall_id: Mapped[str] = mapped_column(ID, ForeignKey("halls.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Case(Base):
+    """办件: opened at intake, decided by the owning department, released by the hall's seal custodian."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("hall_id", "day", "seq", name="uq_case_seq"),
+        Index("ix_case_hall_state", "hall_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    hall_id: Mapped[str] = mapped_column(ID, ForeignKey("halls.id"))
+    day: Mapped[str] = mapped_column(String(10))
+    seq: Mapped[int] = mapped_column(Integer)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    matter_code: Mapped[str] = mapped_column(ID, ForeignKey("matters.code"))
+    department: Mapped[str] = mapped_column(String(64))
+    seal_id: Mapped[str] = mapped_column(String(32))
+    applicant_hash: Mapped[str] = mapped_column(String(64))  # salted SHA-256, never the ID number
+    holder: Mapped[str] = mapped_column(String(128), default="")  # printed on the certificate (e.g. firm name)
+    credit_code: Mapped[str] = mapped_column(String(18), default="")  # 统一社会信用代码 of an enterprise
+    media: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="intake")
+    intake_by: Mapped[str] = mapped_column(String(64))
+    intake_at: Mapped[int] = mapped_column(BigInteger)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[int | None] = mapped_column(BigInteger)
+    decision_note: Mapped[str] = mapped_column(String(256), default="")
+    released_by: Mapped[str | None] = mapped_column(String(64))
+    released_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Certificate(Base):
+    """The PDF the server generated for a released case; the printer fetches it and checks its SHA-256."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    hall_id: Mapped[str] = mapped_column(ID)
+    sha256: Mapped[str] = mapped_column(String(64))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    fetch_token: Mapped[str] = mapped_column(String(64))  # capability in the printer's document_url
+    media: Mapped[str] = mapped_column(String(32))
+    printer_id: Mapped[str | None] = mapped_column(ID)
+    blank_serial: Mapped[str | None] = mapped_column(String(32))
+    cmd_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    printed_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BlankStock(Base):
+    """Pre-printed blanks are controlled stock: a counter per (hall, media) gives the next serial."""
+
+    __tablename__ = "blank_stock"
+
+    hall_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    media: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class BlankUse(Base):
+    """Every consumed blank, spoiled ones included (devices.md §7)."""
+
+    __tablename__ = "blank_uses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(String(32), unique=True)
+    hall_id: Mapped[str] = mapped_column(ID)
+    media: Mapped[str] = mapped_column(String(32))
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    case_number: Mapped[str] = mapped_column(String(32))
+    printer_id: Mapped[str | None] = mapped_column(ID)
+    tray: Mapped[str | None] = mapped_column(String(32))
+    operator: Mapped[str] = mapped_column(String(64))
+    credit_code: Mapped[str] = mapped_column(String(18), default="")
+    status: Mapped[str] = mapped_column(String(16), default="issued")  # issued, printed, spoiled
+    at: Mapped[int] = mapped_column(BigInteger)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SealKey(Base):
+    """A seal machine's 32-byte key K (hex), when the keys are kept in the database and not in a key file."""
+
+    __tablename__ = "seal_keys"
+
+    hall_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    key_hex: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SealMachineState(Base):
+    """Per machine: the last nonce issued (strictly increasing), the event mark and the counters seen."""
+
+    __tablename__ = "seal_machines"
+
+    hall_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    last_nonce: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_source_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    counters: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # slot -> lifetime_count reconciled
+    counters_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SealJob(Base):
+    """One signed, single-use authorisation of one seal on one document; `id` is the HDP/1 job_id."""
+
+    __tablename__ = "seal_jobs"
+    __table_args__ = (UniqueConstraint("hall_id", "device_id", "nonce", name="uq_seal_nonce"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hall_id: Mapped[str] = mapped_column(ID)
+    device_id: Mapped[str] = mapped_column(ID)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
+    seal_id: Mapped[str] = mapped_column(String(32))
+    slot: Mapped[int] = mapped_column(Integer)
+    seal_rfid: Mapped[str] = mapped_column(String(16))
+    max_count: Mapped[int] = mapped_column(Integer)
+    not_after: Mapped[int] = mapped_column(BigInteger)
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    doc_hash: Mapped[str] = mapped_column(String(16))
+    mac: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="authorised")
+    issued_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    authorize_cmd_id: Mapped[str | None] = mapped_column(String(64))
+    stamp_cmd_id: Mapped[str | None] = mapped_column(String(64))
+    counters_cmd_id: Mapped[str | None] = mapped_column(String(64))
+    reconciled: Mapped[str | None] = mapped_column(String(16))  # None, "ok", "mismatch"
+
+
+class StampRecord(Base):
+    """One stamp outcome; (job_id, stamp_idx) is unique (bus.md §7.1)."""
+
+    __tablename__ = "stamps"
+    __table_args__ = (UniqueConstraint("job_id", "stamp_idx", name="uq_stamp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(Integer)
+    stamp_idx: Mapped[int] = mapped_column(Integer)
+    hall_id: Mapped[str] = mapped_column(ID)
+    device_id: Mapped[str] = mapped_column(ID)
+    outcome: Mapped[str] = mapped_column(String(16))  # done, failed
+    slot: Mapped[int | None] = mapped_column(Integer)
+    seal_rfid: Mapped[str | None] = mapped_column(String(16))
+    lifetime_count_after: Mapped[int | None] = mapped_column(BigInteger)
+    photo_before: Mapped[int | None] = mapped_column(BigInteger)
+    photo_after: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(64))
+    source_seq: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SealPhoto(Base):
+    """A photo a seal machine reported (PHOTO_READY); the bytes stay with the edge, the digest is kept."""
+
+    __tablename__ = "seal_photos"
+
+    hall_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Alarm(Base):
+    __tablename__ = "alarms"
+    __table_args__ = (Index("ix_alarm_hall", "hall_id", "cleared_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    hall_id: Mapped[str] = mapped_column(ID)
+    device_id: Mapped[str | None] = mapped_column(ID)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    raised_at: Mapped[int] = mapped_column(BigInteger)
+    cleared_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Rectification(Base):
+    """整改: opened by a bad rating (level <= 2), with a deadline in working days and call-backs."""
+
+    __tablename__ = "rectifications"
+    __table_args__ = (Index("ix_rectification_hall", "hall_id", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("rating_requests.rating_id"), unique=True)
+    hall_id: Mapped[str] = mapped_column(ID)
+    window_id: Mapped[str] = mapped_column(ID)
+    clerk_staff_id: Mapped[str | None] = mapped_column(String(32))
+    matter_code: Mapped[str] = mapped_column(ID)
+    level: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[int] = mapped_column(BigInteger)
+    due_day: Mapped[str] = mapped_column(String(10))  # last working day (local) to close it
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    callbacks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    closed_at: Mapped[int | None] = mapped_column(BigInteger)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    close_note: Mapped[str] = mapped_column(String(512), default="")

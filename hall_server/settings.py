@@ -7,9 +7,12 @@ environment themselves.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hall_server.integrity_settings import IntegritySettings
 
 DEFAULT_COMMAND_TTL_S: dict[str, float] = {
     "print_ticket": 30.0,
@@ -26,6 +29,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HALL_", extra="ignore")
 
     database_url: str = "sqlite:///./var/hall.db"
+    #: "required": every call but public reads needs a bearer token (hall_server/auth.py); "off" makes
+    #: every caller an anonymous admin, for tests of the domain alone
+    auth: Literal["required", "off"] = "required"
+    #: principals with SHA-256 of their tokens; created with a bootstrap admin on first start
+    principals_file: Path = Path("var/principals.json")
+    admin_token_file: Path = Path("var/admin.token")
     mqtt_url: str | None = None
     mqtt_client_id: str = "hall-server"
     #: bus.md §9: the server's broker account (username = client id); the password is read from a file
@@ -38,6 +47,8 @@ class Settings(BaseSettings):
     rating_timeout_s: int = Field(default=30, ge=1, le=3600)
     sweep_interval_s: float = Field(default=1.0, gt=0)
     timezone: str = "Asia/Shanghai"
+    #: cases, seals, certificates, ratings export, rectification (hall_server/integrity_settings.py)
+    integrity: IntegritySettings = Field(default_factory=IntegritySettings)
 
     # dispatch (docs/dispatch.md)
     dispatch_round_ms: int = Field(default=300, ge=0, le=10_000)  # 0: dispatch at once, inside the event

@@ -22,7 +22,9 @@ from hallbus.models import now_ms
 log = logging.getLogger(__name__)
 
 IdStr = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
-DeviceKind = Literal["ticket_printer", "window_screen", "caller", "evaluator", "hall_screen"]
+DeviceKind = Literal[
+    "ticket_printer", "window_screen", "caller", "evaluator", "hall_screen", "cert_printer", "seal_machine", "stamper"
+]
 
 
 class _In(BaseModel):
@@ -34,6 +36,9 @@ class MatterIn(_In):
     name: str = Field(min_length=1, max_length=128)
     category: str = Field(min_length=1, max_length=64)
     prefix: str = Field(pattern=r"^[A-Z]{1,3}$")
+    # 一章审批: who decides the matter and which seal goes on its certificate (default: seal catalogue)
+    department: str | None = Field(default=None, pattern=r"^[a-z0-9_.-]{1,64}$")
+    seal: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,32}$")
 
 
 class ClerkIn(_In):
@@ -112,6 +117,11 @@ def apply(session: Session, doc: TopologyIn, actor: str) -> dict[str, int]:
 def _upsert_matter(session: Session, m: MatterIn) -> None:
     row = session.get(Matter, m.code) or Matter(code=m.code)
     row.name, row.category, row.prefix = m.name, m.category, m.prefix
+    given = m.model_fields_set
+    if "department" in given:
+        row.department = m.department
+    if "seal" in given:
+        row.seal_id = m.seal
     session.add(row)
 
 

@@ -58,7 +58,9 @@ CITY_MATTERS: list[dict[str, str]] = [
 
 #: Device kinds the server's topology takes (hall_server/topology.py DeviceKind). Other kinds in the data
 #: file (ID card readers, voice speakers) are driven by the edge and reach the server through its inventory.
-SERVER_DEVICE_KINDS = frozenset({"ticket_printer", "window_screen", "caller", "evaluator", "hall_screen"})
+SERVER_DEVICE_KINDS = frozenset(
+    {"ticket_printer", "window_screen", "caller", "evaluator", "hall_screen", "seal_machine", "cert_printer"}
+)
 
 CLERK_NAMES = ["王芳", "李娜", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄强"]
 
@@ -88,17 +90,20 @@ class HallPlan:
     lon: float | None = None
     #: relative demand (1.0: windows busy at the city's target utilisation)
     demand: float = 1.0
+    #: add the certificate and seal desk: seal machine `seal1` (HDP/1) and certificate printer `certprinter1` (IPP)
+    with_seal_desk: bool = False
 
     def __post_init__(self) -> None:
         if not self.devices:
-            self.devices = standard_devices(self.windows)
+            self.devices = standard_devices(self.windows, with_seal_desk=self.with_seal_desk)
 
     def window_ids(self) -> list[str]:
         return [f"w{n:02d}" for n in range(1, self.windows + 1)]
 
 
-def standard_devices(windows: int) -> list[DevicePlan]:
-    """A kiosk printer, and per window a BX-5K strip, an HDP/1 caller and an HDP/1 evaluator."""
+def standard_devices(windows: int, *, with_seal_desk: bool = False) -> list[DevicePlan]:
+    """A kiosk printer, and per window a BX-5K strip, an HDP/1 caller and an HDP/1 evaluator; with the seal
+    desk also the hall's seal machine and certificate printer."""
     devices = [DevicePlan("kiosk1-printer", "ticket_printer", "escpos", "kp628e-58")]
     for n in range(1, windows + 1):
         w = f"w{n:02d}"
@@ -106,6 +111,11 @@ def standard_devices(windows: int) -> list[DevicePlan]:
             DevicePlan(f"{w}-screen", "window_screen", "onbon-bx5k", "bx5k1-64x16", window=w, address=1),
             DevicePlan(f"{w}-caller", "caller", "hdp1", "hdp1-caller", window=w, address=0x10),
             DevicePlan(f"{w}-eval", "evaluator", "hdp1", "hdp1-evaluator", window=w, address=0x30),
+        ]
+    if with_seal_desk:
+        devices += [
+            DevicePlan("seal1", "seal_machine", "hdp1", "hdp1-seal", address=0x41),
+            DevicePlan("certprinter1", "cert_printer", "ipp", "ipp-a3a4-laser"),
         ]
     return devices
 

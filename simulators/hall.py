@@ -21,11 +21,14 @@ from simulators.control import ControlListener
 from simulators.devices.bx5k_screen import Bx5kScreenSimulator
 from simulators.devices.hdp1_caller import CallerSimulator
 from simulators.devices.hdp1_evaluator import EvaluatorSimulator, NoRatingPending
+from simulators.devices.hdp1_seal import SealMachineSimulator
+from simulators.devices.ipp_printer import IppPrinterSimulator
 from simulators.devices.printer import PrintedTicket, PrinterSimulator
 
 log = logging.getLogger(__name__)
 
-Simulator = PrinterSimulator | Bx5kScreenSimulator | CallerSimulator | EvaluatorSimulator
+Simulator = PrinterSimulator | Bx5kScreenSimulator | CallerSimulator | EvaluatorSimulator | SealMachineSimulator
+TCP_KINDS = ("cert_printer",)  # simulators that listen on loopback TCP instead of a pty
 
 
 def build_simulator(device: DevicePlan) -> Simulator:
@@ -39,6 +42,10 @@ def build_simulator(device: DevicePlan) -> Simulator:
         return CallerSimulator(profile, address=device.address)
     if device.kind == "evaluator":
         return EvaluatorSimulator(profile, address=device.address)
+    if device.kind == "seal_machine":
+        sim = SealMachineSimulator(profile, address=device.address)
+        sim.set_clock(int(time.time()))  # the edge does not send SET_TIME yet; a machine without a clock refuses
+        return sim
     raise ValueError(f"no simulator for device kind {device.kind!r}")
 
 
@@ -51,10 +58,18 @@ class SimulatedHall:
         self._seen_requests: dict[str, int] = {}
         self._lock = threading.Lock()
         self.control: ControlListener | None = None
+        self.ipp: dict[str, IppPrinterSimulator] = {}
+        self.urls: dict[str, str] = {}
         for device in plan.devices:
+            if device.kind in TCP_KINDS:
+                ipp = IppPrinterSimulator(load_profile(device.profile)).start()
+                self.ipp[device.device_id] = ipp
+                self.urls[device.device_id] = f"http://127.0.0.1:{ipp.port}/ipp/print"
+                continue
             sim = build_simulator(device)
             self.sims[device.device_id] = sim
             self.links[device.device_id] = attach_pty(sim, Faults(), name=f"{plan.hall_id}/{device.device_id}")
+            self.urls[device.device_id] = self.links[device.device_id].path
 
     # -- the edge's view ---------------------------------------------------------------------------
     def edge_config(self, mqtt_url: str, state_dir: Path) -> dict[str, Any]:
@@ -69,7 +84,7 @@ class SimulatedHall:
                     "device_id": d.device_id,
                     "kind": d.kind,
                     "protocol": d.protocol,
-                    "url": self.links[d.device_id].path,
+                    "url": self.urls[d.device_id],
                     "profile": d.profile,
                     "address": d.address,
                 }
@@ -105,6 +120,16 @@ class SimulatedHall:
         sim = self.sims[f"{window}-eval"]
         assert isinstance(sim, EvaluatorSimulator)
         return sim
+
+    @property
+    def seal_machine(self) -> SealMachineSimulator:
+        sim = self.sims["seal1"]
+        assert isinstance(sim, SealMachineSimulator)
+        return sim
+
+    @property
+    def cert_printer(self) -> IppPrinterSimulator:
+        return self.ipp["certprinter1"]
 
     def link(self, device_id: str) -> PtyLink:
         return self.links[device_id]
@@ -161,3 +186,5 @@ class SimulatedHall:
             self.control.stop()
         for link in self.links.values():
             link.close()
+        for ipp in self.ipp.values():
+            ipp.close()

@@ -67,6 +67,7 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "logs" / "server.log"
         self.http = httpx.Client(base_url=self.url, timeout=10.0)
+        self.admin_token = ""
 
     @property
     def url(self) -> str:
@@ -76,9 +77,22 @@ class ServerProcess:
         args = ["server", "--host", "127.0.0.1", "--port", str(self.port), "--database-url", self.database_url]
         if self.mqtt_url:
             args += ["--mqtt-url", self.mqtt_url]
-        self.proc = _spawn(args, self.log_path, self.env)
+        env = {
+            "HALL_PRINCIPALS_FILE": str(self.workdir / "principals.json"),
+            "HALL_ADMIN_TOKEN_FILE": str(self.workdir / "admin.token"),
+            **self.env,
+        }
+        self.proc = _spawn(args, self.log_path, env)
         self._wait_healthy(timeout)
+        self._use_admin_token()
         return self
+
+    def _use_admin_token(self) -> None:
+        """Act as the bootstrap admin the server created (its token file is readable by us only)."""
+        token_file = Path(self.env.get("HALL_ADMIN_TOKEN_FILE", self.workdir / "admin.token"))
+        if token_file.exists():
+            self.admin_token = token_file.read_text(encoding="utf-8").strip()
+            self.http.headers["Authorization"] = f"Bearer {self.admin_token}"
 
     def _wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

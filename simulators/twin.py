@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 import statistics
 import subprocess
@@ -185,6 +186,8 @@ class CityTwin:
                     [sys.executable, "-m", "simulators.twin_host", str(host_dir / "spec.json")],
                     stdout=out,
                     stderr=subprocess.STDOUT,
+                    # the API token travels in the environment, never in a file the spec is written to
+                    env={**os.environ, "HALL_API_TOKEN": self.server.admin_token},
                 )
             )
             self.host_dirs.append(host_dir)

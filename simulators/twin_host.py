@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import random
 import re
 import sys
@@ -408,8 +409,10 @@ class TwinHost:
         self.stop_issuing = threading.Event()
         self.stop_calling = threading.Event()
         self.rated_ids: set[int] = set()
+        token = os.environ.get("HALL_API_TOKEN", "")
         self.http = httpx.Client(
             base_url=spec.server_url,
+            headers={"Authorization": f"Bearer {token}"} if token else None,
             timeout=60.0,
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )

@@ -95,6 +95,12 @@ def immediate_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HALL_DISPATCH_ROUND_MS", "0")
 
 
+@pytest.fixture(autouse=True)
+def domain_without_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The domain tests call the API as an anonymous admin; tests/hall_server/test_auth.py turns auth on."""
+    monkeypatch.setenv("HALL_AUTH", "off")
+
+
 @pytest.fixture
 def make_ctx() -> Iterator[Callable[[str, dict[str, Any] | None], HallContext]]:
     """Build a service context on a migrated database, optionally loaded with a topology."""

@@ -36,16 +36,17 @@ def test_only_eligible_ready_windows_are_candidates(make_ctx, sqlite_url, hall_t
     _act(ctx, "w4", "pause")
     view, _ = issue_ticket(ctx, "h1", IssueRequest("social_card"))
     with ctx.db.read() as session:
-        entry = audit.entries(session, "h1", "dispatch")[0]
-        assert entry.details["candidates"] == ["w2", "w3"]
-        assert entry.details["ticket"] == view["number"]
-        assert entry.details["window"] in ("w2", "w3")
+        first = audit.entries(session, "h1", "dispatch")[0]
+        assert first.details["candidates"] == ["w2", "w3"]
+        assert first.details["ticket"] == view["number"]
+        assert first.details["window"] in ("w2", "w3")
     view, _ = issue_ticket(ctx, "h1", IssueRequest("biz_license"))
     with ctx.db.read() as session:
-        entry = audit.entries(session, "h1", "dispatch")[0]
-        remaining = {"w1"} | ({"w3"} if entry.details["window"] != "w3" else set())
-        assert set(entry.details["candidates"]) <= {"w1", "w3"}
-        assert entry.details["window"] in remaining
+        second = audit.entries(session, "h1", "dispatch")[0]
+        # the enterprise ticket may go to w1, or to w3 if the first draw took w2 and left w3 ready
+        remaining = {"w1"} | ({"w3"} if first.details["window"] != "w3" else set())
+        assert set(second.details["candidates"]) == remaining
+        assert second.details["window"] in remaining
 
 
 def test_head_of_queue_skips_to_a_ticket_some_window_can_take(make_ctx, sqlite_url, hall_topology):

@@ -36,7 +36,7 @@ def test_hub_delivers_from_another_thread_to_the_right_subscribers() -> None:
 
 
 def test_committed_changes_are_published_per_hall_and_rollbacks_are_not(tmp_path: Path) -> None:
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'hall.db'}"))
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'hall.db'}", auth="off"))
     with TestClient(app) as client:
         client.put("/api/topology", json=topology(plan_halls(2))).raise_for_status()
         seen: list[tuple[str, set[str]]] = []
@@ -63,7 +63,7 @@ def test_committed_changes_are_published_per_hall_and_rollbacks_are_not(tmp_path
 
 
 def test_stats_report_as_csv(tmp_path: Path) -> None:
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'hall.db'}"))
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'hall.db'}", auth="off"))
     with TestClient(app) as client:
         client.put("/api/topology", json=topology(plan_halls(2))).raise_for_status()
         client.post("/api/halls/cc-city/tickets", json={"matter": "P001"}).raise_for_status()

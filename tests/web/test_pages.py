@@ -10,6 +10,7 @@ import time
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from hall_server.auth import Principal, PrincipalStore
 from simulators.processes import ServerProcess
 from tests.e2e.conftest import Stack, wait_until
 
@@ -18,8 +19,22 @@ pytestmark = pytest.mark.e2e
 LIVE_S = 1.0  # a change must be on every open page within this
 
 
+def _token(stack: Stack, principal: Principal) -> str:
+    """A token for `principal`, added to the server's principals file (the server re-reads it)."""
+    store = PrincipalStore(stack.workdir / "principals.json")
+    try:
+        return store.add(principal)
+    except ValueError:  # made earlier in this test
+        return store.add(principal.model_copy(update={"id": f"{principal.id}-{time.monotonic_ns()}"}))
+
+
 def _open(context: BrowserContext, stack: Stack, path: str) -> Page:
+    """Open a page; a kiosk page is given its device token once in the address, as at installation."""
     page = context.new_page()
+    if path.startswith("/kiosk/"):
+        hall = path.split("/")[2].split("?")[0]
+        token = _token(stack, Principal(id=f"kiosk-{hall}", role="kiosk", hall=hall))
+        path += ("&" if "?" in path else "?") + f"token={token}"
     page.goto(stack.server.url + path)
     return page
 
@@ -32,7 +47,7 @@ def _take_ticket_at_kiosk(kiosk: Page, subject: str, matter: str) -> str:
     return number.inner_text()
 
 
-def _clerk_login(clerk: Page, hall: str, window: str) -> None:
+def _clerk_login(clerk: Page, stack: Stack, hall: str, window: str) -> None:
     clerk.select_option("#f-hall", hall)
     clerk.wait_for_function(
         "w => [...document.querySelectorAll('#f-window option')].some(o => o.value === w)", arg=window
@@ -40,6 +55,7 @@ def _clerk_login(clerk: Page, hall: str, window: str) -> None:
     clerk.select_option("#f-window", window)
     clerk.fill("#f-staff", "cc-city-s01")
     clerk.fill("#f-name", "王芳")
+    clerk.fill("#f-token", _token(stack, Principal(id=f"clerk-{window}", role="clerk", hall=hall, window=window)))
     clerk.click("#login-form button[type=submit]")
     expect(clerk.locator("#console")).to_be_visible()
 
@@ -60,7 +76,7 @@ def test_ticket_from_kiosk_to_dashboard_to_clerk_call_to_display(web_stack: Stac
     expect(display.get_by_test_id("waiting")).to_have_text("1", timeout=LIVE_S * 1000)
 
     clerk = _open(context, stack, "/clerk")
-    _clerk_login(clerk, stack.hall_id, "w01")
+    _clerk_login(clerk, stack, stack.hall_id, "w01")
     expect(clerk.get_by_test_id("waiting-count")).to_have_text("1")
     # the clerk sees how many wait, never which tickets, and has nowhere to type or pick one
     assert "A001" not in clerk.locator("body").inner_text()

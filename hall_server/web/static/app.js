@@ -24,6 +24,8 @@ const I18N = {
     "kiosk.matter_count": "{n}项", "kiosk.help": "如需帮助，请咨询大厅工作人员 · 叫号后请到指定窗口办理",
     "cat.enterprise": "企业事项", "cat.personal": "个人事项", "cat.all": "全部事项",
     "clerk.login": "窗口登录", "clerk.hall": "服务大厅", "clerk.window": "窗口", "clerk.staff_id": "工号",
+    "auth.title": "请输入访问令牌", "auth.hint": "此操作需要授权。请向大厅管理员索取令牌（hallctl token）。",
+    "auth.token": "访问令牌", "auth.save": "确定", "clerk.token": "访问令牌",
     "clerk.name": "姓名", "clerk.sign_in": "登录", "clerk.sign_out": "退出登录", "clerk.current": "当前办理",
     "clerk.none": "暂无办理对象", "clerk.waiting": "等候人数", "clerk.my_queue": "本窗口可办",
     "clerk.visit_timer": "办理计时", "clerk.state": "窗口状态",
@@ -85,6 +87,8 @@ const I18N = {
     "kiosk.help": "Need help? Ask the hall staff · when called, go to the window shown",
     "cat.enterprise": "Business", "cat.personal": "Personal", "cat.all": "All",
     "clerk.login": "Window sign-in", "clerk.hall": "Hall", "clerk.window": "Window", "clerk.staff_id": "Staff ID",
+    "auth.title": "Access token needed", "auth.hint": "This needs authorisation. Ask the hall operator for a token (hallctl token).",
+    "auth.token": "Access token", "auth.save": "OK", "clerk.token": "Access token",
     "clerk.name": "Name", "clerk.sign_in": "Sign in", "clerk.sign_out": "Sign out", "clerk.current": "Now serving",
     "clerk.none": "Nobody at the window", "clerk.waiting": "Waiting", "clerk.my_queue": "for this window",
     "clerk.visit_timer": "Visit time", "clerk.state": "Window state",
@@ -155,14 +159,45 @@ const Hall = {
     });
   },
 
-  async api(path, { method = "GET", body, actor } = {}) {
+  /** The bearer token of this screen (a kiosk's device token, a clerk's, an operator's). */
+  token() { return localStorage.getItem("hall.token") || ""; },
+
+  setToken(token) {
+    if (token) localStorage.setItem("hall.token", token.trim()); else localStorage.removeItem("hall.token");
+  },
+
+  /** A token given once in the address (?token=…) is kept and taken out of the address bar. */
+  takeTokenFromUrl() {
+    const params = new URLSearchParams(location.search);
+    if (!params.has("token")) return;
+    Hall.setToken(params.get("token"));
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+  },
+
+  /** Ask for a token when the server says 401; the page reloads with it. */
+  askToken() {
+    if (document.getElementById("auth-dialog")) return;
+    const box = document.createElement("form");
+    box.id = "auth-dialog";
+    box.className = "auth-dialog";
+    box.innerHTML = `<h2>${Hall.t("auth.title")}</h2><p>${Hall.t("auth.hint")}</p>
+      <label class="field"><span>${Hall.t("auth.token")}</span><input id="auth-token" type="password" required autocomplete="current-password"></label>
+      <button class="btn primary" type="submit">${Hall.t("auth.save")}</button>`;
+    box.addEventListener("submit", (ev) => { ev.preventDefault(); Hall.setToken(box.querySelector("#auth-token").value); location.reload(); });
+    document.body.appendChild(box);
+  },
+
+  async api(path, { method = "GET", body } = {}) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (actor) headers["X-Actor"] = actor;
+    if (Hall.token()) headers.Authorization = "Bearer " + Hall.token();
     const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
     const text = await res.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
+    if (res.status === 401) Hall.askToken();
     if (!res.ok) {
       const detail = data && data.detail;
       const err = new Error(typeof detail === "string" ? detail : JSON.stringify(detail || res.status));
@@ -288,3 +323,5 @@ document.addEventListener("DOMContentLoaded", () => {
   Hall.translate();
   Hall.bindLangSwitch();
 });
+
+Hall.takeTokenFromUrl();

@@ -58,9 +58,10 @@ function showLogin() {
 async function login(ev) {
   ev.preventDefault();
   const s = { hall: $("f-hall").value, window: $("f-window").value, staff_id: $("f-staff").value.trim(), name: $("f-name").value.trim() };
+  if ($("f-token").value.trim()) Hall.setToken($("f-token").value);
   try {
     if (!offered || offered.includes("login")) {
-      await Hall.api(`/api/halls/${s.hall}/windows/${s.window}/login`, { method: "POST", body: { staff_id: s.staff_id, name: s.name }, actor: s.staff_id });
+      await Hall.api(`/api/halls/${s.hall}/windows/${s.window}/login`, { method: "POST", body: { staff_id: s.staff_id, name: s.name } });
     }
     session = s;
     localStorage.setItem(SESSION_KEY, JSON.stringify(s));
@@ -71,7 +72,7 @@ async function login(ev) {
 async function logout() {
   try {
     if (!offered || offered.includes("logout")) {
-      await Hall.api(`/api/halls/${session.hall}/windows/${session.window}/logout`, { method: "POST", actor: session.staff_id });
+      await Hall.api(`/api/halls/${session.hall}/windows/${session.window}/logout`, { method: "POST" });
     }
   } catch (e) { Hall.toast(e.message); return; }
   localStorage.removeItem(SESSION_KEY);
@@ -163,7 +164,7 @@ async function act(action) {
     body = { category: c };
   }
   try {
-    await Hall.api(`/api/halls/${session.hall}/windows/${session.window}/${action}`, { method: "POST", body, actor: session.staff_id });
+    await Hall.api(`/api/halls/${session.hall}/windows/${session.window}/${action}`, { method: "POST", body });
     await refresh();
   } catch (e) { Hall.toast(e.message); }
 }
