@@ -15,7 +15,7 @@ from sqlalchemy import text
 from hall_server import audit, commands, fairness, queueing, ratings, stats, tickets, topology, windows
 from hall_server.auth import Principal, require
 from hall_server.context import HallContext
-from hall_server.errors import NotFoundError
+from hall_server.errors import NotFoundError, RowId
 from hall_server.topology import IdStr, TopologyIn
 
 router = APIRouter(prefix="/api")
@@ -174,7 +174,7 @@ def list_tickets(request: Request, hall: str, state: TicketState | None = None) 
 
 
 @router.get("/tickets/{ticket_id}")
-def get_ticket(request: Request, ticket_id: int) -> dict[str, Any]:
+def get_ticket(request: Request, ticket_id: RowId) -> dict[str, Any]:
     with _ctx(request).db.read() as session:
         return tickets.ticket_view(session, tickets.get_ticket(session, ticket_id))
 

@@ -11,8 +11,10 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -80,6 +82,35 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "database busy or unavailable; try again"}, status_code=503)
 
 
+def _document_errors(app: FastAPI) -> None:
+    """Say in the OpenAPI schema what a 422 really carries: FastAPI's list of field errors for a bad
+    body, or one sentence from a service (`HallError`), so clients and schemathesis can rely on it."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        components = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in components:
+            components["HTTPValidationError"] = {
+                "title": "Error",
+                "type": "object",
+                "required": ["detail"],
+                "properties": {
+                    "detail": {
+                        "anyOf": [
+                            {"type": "string"},
+                            {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}},
+                        ]
+                    }
+                },
+            }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _principals(settings: Settings) -> PrincipalStore | None:
     """The token store, or None with auth off (every caller an anonymous admin: never in production)."""
     if settings.auth == "off":
@@ -126,4 +157,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(integrity_router)
     pages.install(app, ctx)  # web pages, their JSON and live events (hall_server/pages.py)
     _install_error_handlers(app)
+    _document_errors(app)
     return app

@@ -1,5 +1,9 @@
 """The one exception family of the hall server's services; the API maps each to an HTTP status."""
 
+from typing import Annotated
+
+from fastapi import Path
+
 
 class HallError(Exception):
     """A request the services refuse; `detail` is a sentence fit for a clerk's screen and a log line."""
@@ -31,3 +35,7 @@ class ForbiddenError(HallError):
     """The caller may not do this to this thing (another department's case, a second hand on a case)."""
 
     status_code = 403
+
+
+#: A row id in a path: bounded to what the databases store (a larger number is a 422, not a crash).
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -31,7 +31,7 @@ from hall_server import (
 from hall_server.auth import Principal, current_principal, require
 from hall_server.context import HallContext
 from hall_server.db import local_day
-from hall_server.errors import ForbiddenError
+from hall_server.errors import ForbiddenError, RowId
 from hall_server.models import Case, Certificate, Device, Rectification, SealJob
 from hall_server.seal_catalogue import seals
 from hall_server.topology import get_hall
@@ -152,7 +152,7 @@ def release(request: Request, number: str, who: Custodian) -> dict[str, Any]:
 
 
 @router.get("/certificates/{cert_id}.pdf")
-def certificate_pdf(request: Request, cert_id: int, t: str | None = None) -> Response:
+def certificate_pdf(request: Request, cert_id: RowId, t: str | None = None) -> Response:
     """The certificate's PDF: for the printer with the capability token of its print command, else for staff."""
     with _ctx(request).db.read() as session:
         cert = certificates.get(session, cert_id)
@@ -215,7 +215,7 @@ def hall_alarms(request: Request, hall: str, who: HallStaff, active: bool | None
 
 
 @router.post("/halls/{hall}/alarms/{alarm_id}/clear")
-def clear_alarm(request: Request, hall: str, alarm_id: int, who: Operator) -> dict[str, Any]:
+def clear_alarm(request: Request, hall: str, alarm_id: RowId, who: Operator) -> dict[str, Any]:
     with _ctx(request).transaction() as session:
         return alarms.view(alarms.clear(session, alarm_id, who.id, hall))
 
@@ -238,7 +238,7 @@ def hall_rectifications(
 
 
 @router.post("/rectifications/{item_id}/callback")
-def rectification_callback(request: Request, item_id: int, body: CallbackIn, who: Operator) -> dict[str, Any]:
+def rectification_callback(request: Request, item_id: RowId, body: CallbackIn, who: Operator) -> dict[str, Any]:
     ctx = _ctx(request)
     with ctx.transaction() as session:
         item = rectification.get(session, item_id)
@@ -248,7 +248,7 @@ def rectification_callback(request: Request, item_id: int, body: CallbackIn, who
 
 
 @router.post("/rectifications/{item_id}/close")
-def rectification_close(request: Request, item_id: int, who: Operator, body: CloseIn | None = None) -> dict[str, Any]:
+def rectification_close(request: Request, item_id: RowId, who: Operator, body: CloseIn | None = None) -> dict[str, Any]:
     ctx = _ctx(request)
     with ctx.transaction() as session:
         item = rectification.get(session, item_id)
@@ -264,7 +264,10 @@ def _item(ctx: HallContext, item: Rectification) -> dict[str, Any]:
 # -- ratings export ----------------------------------------------------------------------------------
 
 
-@router.get("/ratings/export")
+@router.get(
+    "/ratings/export",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}, "description": "ratings"}},
+)
 def ratings_export_endpoint(
     request: Request,
     who: Operator,

@@ -167,6 +167,9 @@ def attach(factory: sessionmaker[Session], hub: Hub) -> None:
 
 # --- the SSE endpoints ------------------------------------------------------------------------------
 
+#: documented so that clients (and schemathesis) know the stream is text/event-stream
+SSE_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}}, "description": "events"}}
+
 router = APIRouter(prefix="/api")
 
 
@@ -196,13 +199,13 @@ def _response(request: Request, hall: str) -> StreamingResponse:
     return StreamingResponse(_stream(hub, hall), media_type="text/event-stream", headers=headers)
 
 
-@router.get("/halls/{hall}/events")
+@router.get("/halls/{hall}/events", response_class=StreamingResponse, responses=SSE_RESPONSE)
 def hall_events(request: Request, hall: str) -> StreamingResponse:
     """Server-sent events: `change` {hall, kinds, at} after every committed change of this hall."""
     return _response(request, hall)
 
 
-@router.get("/events")
+@router.get("/events", response_class=StreamingResponse, responses=SSE_RESPONSE)
 def city_events(request: Request) -> StreamingResponse:
     """Server-sent events of every hall (the city overview)."""
     return _response(request, ALL_HALLS)

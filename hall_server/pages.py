@@ -314,9 +314,20 @@ def _percentile(values: list[float], p: float) -> float | None:
     return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo), 1)
 
 
+def _day(text: str) -> date:
+    """A calendar day; a string shaped like one but not a real day (0000-00-00) is a 422, not a crash."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+
 def _period(start: str | None, end: str | None, today: str) -> tuple[str, str]:
-    end_day = date.fromisoformat(end or today)
-    start_day = date.fromisoformat(start) if start else end_day - timedelta(days=6)
+    end_day = _day(end or today)
+    try:
+        start_day = _day(start) if start else end_day - timedelta(days=6)
+    except OverflowError:
+        raise InvalidError("the period starts before the calendar does") from None
     if start_day > end_day:
         raise InvalidError("the period starts after it ends")
     if (end_day - start_day).days >= MAX_PERIOD_DAYS:
@@ -411,7 +422,11 @@ CSV_COLUMNS = [
 ]
 
 
-@data.get("/stats/report", response_model=None)
+@data.get(
+    "/stats/report",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}, "description": "report"}},
+)
 def stats_endpoint(
     request: Request,
     hall: str | None = None,
