@@ -30,7 +30,7 @@ from hall_server.context import HallContext, wake_round
 from hall_server.errors import ConflictError, NotFoundError
 from hall_server.models import Device, Hall, Ticket, Window
 from hall_server.visits import start_period, visit_of
-from hallbus.catalogue import CALLER, HALL_SCREEN, WINDOW_SCREEN
+from hallbus.catalogue import CALLER, HALL_SCREEN, VOICE, WINDOW_SCREEN
 from hallbus.models import now_ms
 
 log = logging.getLogger(__name__)
@@ -300,8 +300,11 @@ def call_text(ticket: Ticket, window: Window) -> str:
     return f"{ticket.number}请到{window.number}号窗口"
 
 
-def announce(ctx: HallContext, session: Session, ticket: Ticket, window: Window) -> None:
-    """Show a call on the window screen, the caller keypad and every hall screen."""
+def announce(ctx: HallContext, session: Session, ticket: Ticket, window: Window, recall: bool = False) -> None:
+    """Show a call on the window screen, the caller keypad and every hall screen, and say it.
+
+    Each hall speaker queues announcements itself, so two calls are never spoken over each other.
+    """
     text = call_text(ticket, window)[:128]
     for device in _devices(session, window.hall_id, window.id, (WINDOW_SCREEN, CALLER)):
         if device.kind == WINDOW_SCREEN:
@@ -310,6 +313,9 @@ def announce(ctx: HallContext, session: Session, ticket: Ticket, window: Window)
             commands.send_to_device(ctx, session, device, "show_number", {"text": ticket.number[:8], "blink": 3})
     for device in _devices(session, window.hall_id, None, (HALL_SCREEN,)):
         commands.send_to_device(ctx, session, device, "show_text", {"text": text})
+    spoken = {"ticket_no": ticket.number, "window_no": str(window.number), "recall": recall}
+    for device in _devices(session, window.hall_id, None, (VOICE,)):
+        commands.send_to_device(ctx, session, device, "announce", spoken)
 
 
 def _devices(session: Session, hall_id: str, window_id: str | None, kinds: tuple[str, ...]) -> list[Device]:

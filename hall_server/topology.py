@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 IdStr = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
 DeviceKind = Literal[
-    "ticket_printer", "window_screen", "caller", "evaluator", "hall_screen", "cert_printer", "seal_machine", "stamper"
+    "ticket_printer", "window_screen", "caller", "evaluator", "hall_screen", "cert_printer", "seal_machine", "stamper",
+    "voice", "id_reader",
 ]
 
 

@@ -165,7 +165,7 @@ def _recall(ctx: HallContext, session: Session, window: Window, current: Ticket 
         log.info("hall=%s ticket=%s not there after %d recalls: no_show", window.hall_id, ticket.number, ticket.recalls)
         return _skip(ctx, session, window, current, p)
     ticket.recalls += 1
-    dispatch.announce(ctx, session, ticket, window)
+    dispatch.announce(ctx, session, ticket, window, recall=True)
     return ticket
 
 

@@ -13,7 +13,7 @@ from hall_server.app import create_app
 from hall_server.context import HallContext
 from hall_server.dispatch import dispatch_pass, lock_hall
 from hall_server.errors import ConflictError
-from hall_server.models import VisitPeriod, Window
+from hall_server.models import CommandRecord, VisitPeriod, Window
 from hall_server.settings import Settings
 from hall_server.stats import double_calls
 from hall_server.tickets import IssueRequest, issue_ticket
@@ -155,3 +155,22 @@ def test_api_window_actions_and_errors(sqlite_url, hall_topology):
             "double_calls": 0,
             "waiting": 0,
         }
+
+
+def test_a_call_is_spoken_by_every_hall_speaker_and_a_recall_says_so(make_ctx, sqlite_url, hall_topology):
+    """GIVEN a hall with a voice speaker WHEN a ticket is called and recalled
+    THEN the speaker gets `announce` twice, the second marked as a recall."""
+    topo = hall_topology(windows=1)
+    topo["halls"][0]["devices"].append({"id": "voice1", "kind": "voice", "edge": "e1", "window": None})
+    ctx = make_ctx(sqlite_url, topo)
+    _act(ctx, "w1", "call-next")
+    view, _ = issue_ticket(ctx, "h1", IssueRequest("biz_license"))
+    _act(ctx, "w1", "recall")
+    with ctx.db.read() as session:
+        spoken = session.scalars(
+            select(CommandRecord).where(CommandRecord.device_id == "voice1").order_by(CommandRecord.id)
+        ).all()
+    assert [(c.name, c.args["ticket_no"], c.args["window_no"], c.args["recall"]) for c in spoken] == [
+        ("announce", view["number"], "1", False),
+        ("announce", view["number"], "1", True),
+    ]
