@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import socket
 import threading
 from pathlib import Path
@@ -128,7 +129,9 @@ class BusBridge:
             client_id=ctx.settings.mqtt_client_id,
             clean_session=False,
             protocol=mqtt.MQTTv311,
+            manual_ack=True,  # a message is acknowledged by the ingest thread after its commit
         )
+        self.ingest = Ingest(ctx, self.client)
         _authenticate(self.client, ctx.settings.mqtt_client_id, ctx.settings.mqtt_password_file)
         self.client.reconnect_delay_set(min_delay=RECONNECT_MIN_S, max_delay=RECONNECT_MAX_S)  # type: ignore[arg-type]
         self.client.max_inflight_messages_set(100)
@@ -139,6 +142,7 @@ class BusBridge:
     # --- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.ingest.start()
         self.client.connect_async(self.host, self.port, keepalive=self.ctx.settings.mqtt_keepalive_s)
         self.client.loop_start()
         log.info("bus bridge connecting to %s:%d as %s", self.host, self.port, self.ctx.settings.mqtt_client_id)
@@ -160,6 +164,7 @@ class BusBridge:
             live.stop()
         self.client.disconnect()
         self.client.loop_stop()
+        self.ingest.stop()
         log.info("bus bridge stopped")
 
     # --- halls ------------------------------------------------------------------------------------
@@ -208,10 +213,7 @@ class BusBridge:
             log.warning("bus disconnected (%s); paho reconnects", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        try:
-            inbound.handle(self.ctx, message.topic, bytes(message.payload), message.retain)
-        except Exception:  # an unexpected bug must not kill paho's network thread
-            log.exception("failed to apply message on %s", message.topic)
+        self.ingest.put(message)
 
     def _republish_all(self) -> None:
         with self.ctx.transaction() as session:
@@ -237,3 +239,68 @@ class BusBridge:
             log.info("hall=%s command %s queued in paho while disconnected (rc=%s)", cmd.hall, cmd.cmd_id, info.rc)
         else:
             log.debug("hall=%s published %s %s on %s", cmd.hall, cmd.name, cmd.cmd_id, topic)
+
+
+class Ingest:
+    """Applies inbound messages in arrival order on a thread of its own, acknowledging each after its commit.
+
+    paho runs `on_message` on its network thread; applying a message there (one transaction each) let a
+    city's birth burst (~14,000 availability and state messages) hold back every outgoing command until
+    it expired in transit, and starved keepalives (measured in the city twin). With manual
+    acknowledgement the PUBACK still follows the commit, so nothing is lost if the server dies. Within
+    one drained batch, an availability or state message superseded by a later one on the same topic is
+    acknowledged without being applied: those topics only ever carry the latest full value (bus.md §3).
+    """
+
+    BATCH = 500
+
+    def __init__(self, ctx: HallContext, client: mqtt.Client) -> None:
+        self.ctx = ctx
+        self.client = client
+        self.queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
+        self.applied = 0
+        self.superseded = 0
+        self._thread = threading.Thread(target=self._run, name="bus-ingest", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.queue.put(None)
+        self._thread.join(timeout=10)
+
+    def put(self, message: mqtt.MQTTMessage) -> None:
+        self.queue.put(message)
+
+    def _batch(self) -> list[mqtt.MQTTMessage | None]:
+        batch = [self.queue.get()]
+        while len(batch) < self.BATCH:
+            try:
+                batch.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._batch()
+            latest = {m.topic: i for i, m in enumerate(batch) if m is not None and _latest_value_topic(m.topic)}
+            for i, message in enumerate(batch):
+                if message is None:
+                    return
+                if latest.get(message.topic, i) == i:
+                    self._apply(message)
+                else:
+                    self.superseded += 1
+                self.client.ack(message.mid, message.qos)
+
+    def _apply(self, message: mqtt.MQTTMessage) -> None:
+        try:
+            inbound.handle(self.ctx, message.topic, bytes(message.payload), message.retain)
+            self.applied += 1
+        except Exception:  # one bad message must not stop the ingest of every other
+            log.exception("failed to apply message on %s", message.topic)
+
+
+def _latest_value_topic(topic: str) -> bool:
+    return topic.endswith("/availability") or topic.endswith("/state")
