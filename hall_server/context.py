@@ -77,6 +77,8 @@ class HallContext:
     rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
     tz: tzinfo = field(default_factory=local_tz)
     rounds: RoundRequester = field(default_factory=NullRounds)
+    #: short-lived caches owned by this context (e.g. other halls' wait forecasts, hall_server/queueing.py)
+    caches: dict[str, Any] = field(default_factory=dict)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -17,6 +17,8 @@ queue length × mean service time / open windows.
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -301,14 +303,8 @@ def alternative(
     if origin is None or own_wait_s < s.alternative_min_saving_s:
         return None  # nothing to save: skip looking at other halls at all
     best: tuple[float, float, Hall] | None = None
-    for hall in session.scalars(select(Hall).where(Hall.id != hall_id)):
-        d = distance_km(origin, hall)
-        if d is None:
-            if origin.district is None or origin.district != hall.district:
-                continue
-        elif d > s.alternative_max_km:
-            continue
-        f = forecast(ctx, session, hall.id, category, now=at)
+    for d, hall in _nearby(session, origin, s.alternative_max_km, s.alternative_candidates):
+        f = _cached_forecast(ctx, session, hall.id, category, at)
         if f is None:
             continue
         saves = own_wait_s - f.predicted_wait_s
@@ -326,6 +322,40 @@ def alternative(
         "predicted_wait_s": wait,
         "distance_km": _round_km(d) if math.isfinite(d) else None,
     }
+
+
+def _nearby(session: Session, origin: Hall, max_km: float, limit: int) -> list[tuple[float | None, Hall]]:
+    """The nearest `limit` other halls within `max_km` (or, without coordinates, of the same district)."""
+    found: list[tuple[float | None, Hall]] = []
+    for hall in session.scalars(select(Hall).where(Hall.id != origin.id)):
+        d = distance_km(origin, hall)
+        if d is None:
+            if origin.district is not None and origin.district == hall.district:
+                found.append((None, hall))
+        elif d <= max_km:
+            found.append((d, hall))
+    found.sort(key=lambda pair: math.inf if pair[0] is None else pair[0])
+    return found[:limit]
+
+
+_FORECASTS_LOCK = threading.Lock()
+
+
+def _cached_forecast(ctx: HallContext, session: Session, hall_id: str, category: str, at: int) -> Forecast | None:
+    """Another hall's forecast, reused for `alternative_cache_s`: a recommendation tolerates seconds of
+    staleness, and computing every nearby hall's forecast on every ticket took most of a city's server
+    time (profiled in the city twin)."""
+    key = (hall_id, category)
+    now = time.monotonic()
+    with _FORECASTS_LOCK:
+        cache: dict[tuple[str, str], tuple[float, Forecast | None]] = ctx.caches.setdefault("forecasts", {})
+        hit = cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    f = forecast(ctx, session, hall_id, category, now=at)
+    with _FORECASTS_LOCK:
+        cache[key] = (now + ctx.settings.alternative_cache_s, f)
+    return f
 
 
 def forecast_for_ticket(ctx: HallContext, hall_id: str, matter_code: str, category: str) -> dict[str, Any]:

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     alternative_max_km: float = Field(default=10.0, ge=0)
     alternative_min_saving_s: float = Field(default=600.0, ge=0)
     alternative_min_saving_ratio: float = Field(default=0.5, ge=0, le=1)
+    alternative_candidates: int = Field(default=5, ge=1, le=50)  # nearest halls considered
+    alternative_cache_s: float = Field(default=10.0, ge=0)  # another hall's forecast is reused this long
 
     def ttl_for(self, command: str) -> float:
         """How long a command may wait before it must not start (bus.md §5.1)."""
