@@ -16,6 +16,7 @@ from drivers.devices.bx5k_screen import Bx5kScreen
 from drivers.devices.cert_printer import IppCertificatePrinter
 from drivers.devices.hdp1_caller import Hdp1Caller
 from drivers.devices.hdp1_evaluator import Hdp1Evaluator
+from drivers.devices.hdp1_screen import Hdp1HallScreen, Hdp1Screen
 from drivers.devices.hdp1_seal import Hdp1SealMachine, Hdp1Stamper
 from drivers.devices.id_reader import SamIdReader
 from drivers.devices.onbon5g_screen import Onbon5gScreen
@@ -38,6 +39,8 @@ DEVICE_CLASSES: dict[tuple[str, str], type[Device]] = {
     ("seal_machine", "hdp1"): Hdp1SealMachine,
     ("stamper", "hdp1"): Hdp1Stamper,
     ("hall_screen", "onbon-5g"): Onbon5gScreen,
+    ("window_screen", "hdp1"): Hdp1Screen,
+    ("hall_screen", "hdp1"): Hdp1HallScreen,
     ("voice", "espeak-ng"): EspeakSpeaker,
     ("voice", "syn6288"): Syn6288Speaker,
     ("cert_printer", "ipp"): IppCertificatePrinter,

@@ -80,6 +80,25 @@ class RequestRatingArgs(Args):
     options: int = Field(default=0x01, ge=0, le=0x0F)
 
 
+class WritePhotoArgs(Args):
+    """A clerk photo for the evaluator (JPEG, base64); sent as PHOTO_WRITE chunks (devices.md §5.11)."""
+
+    photo_id: int = Field(ge=1, le=0xFFFFFFFF)
+    jpeg_b64: str = Field(min_length=4, max_length=400_000)
+
+
+class RatingReason(Args):
+    code: int = Field(ge=0, le=0xFFFF)
+    label: str = Field(min_length=1, max_length=32)
+
+
+class SetReasonsArgs(Args):
+    """The reasons offered for one level (usually 1 and 2), SET_REASONS (devices.md §5.11)."""
+
+    level: int = Field(ge=1, le=5)
+    reasons: list[RatingReason] = Field(default_factory=list, max_length=32)
+
+
 class CancelRatingArgs(Args):
     rating_id: int = Field(ge=1, le=0xFFFFFFFF)
 
@@ -224,6 +243,8 @@ COMMANDS: dict[str, dict[str, type[Args]]] = {
         "request_rating": RequestRatingArgs,
         "cancel_rating": CancelRatingArgs,
         "set_mode": SetModeArgs,
+        "write_photo": WritePhotoArgs,
+        "set_reasons": SetReasonsArgs,
     },
     ID_READER: {"read_card": EmptyArgs},
     SEAL_MACHINE: {**_STAMPER_COMMANDS, "unlock_door": UnlockDoorArgs, "lock_door": LockDoorArgs},

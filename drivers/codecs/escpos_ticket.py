@@ -7,6 +7,7 @@ the encoding cannot represent prints as "□" instead of failing the whole ticke
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from escpos.printer import Dummy
 
 from drivers.codecs.text import encode_with_box
-from drivers.errors import BadArguments
+from drivers.errors import BadArguments, CodecError
 
 INIT = b"\x1b\x40"
 CHINESE_ON = b"\x1c\x26"
@@ -100,12 +101,74 @@ def _line(printer: Dummy, text: str, encoding: str) -> None:
     printer._raw(encode_text(text, encoding) + LF)
 
 
-def build_ticket(ticket: TicketContent, profile: dict[str, Any]) -> bytes:
-    """One complete job: init, Chinese mode, header, big number, details, QR, feed and partial cut."""
+def raster_image(image: bytes | Any, max_width_px: int = 384, threshold: int = 128) -> bytes:
+    """GS v 0 (`1D 76 30 00 xL xH yL yH` + rows) for an image: PNG/JPEG bytes or a Pillow image.
+
+    The image is flattened onto white, converted to grey and thresholded: a pixel darker than
+    `threshold` prints (bit = 1). Rows take ceil(width / 8) bytes, most significant bit leftmost;
+    an image wider than `max_width_px` is scaled down to it.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    img: Image.Image
+    if isinstance(image, bytes | bytearray):
+        try:
+            opened = Image.open(io.BytesIO(image))
+            opened.load()
+            img = opened
+        except (UnidentifiedImageError, OSError) as exc:
+            raise CodecError(f"logo is not a readable image: {exc}") from None
+    else:
+        img = image
+    if img.mode in ("RGBA", "LA", "P"):
+        rgba = img.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        flat.alpha_composite(rgba)
+        img = flat
+    grey = img.convert("L")
+    if grey.width > max_width_px:
+        height = max(1, round(grey.height * max_width_px / grey.width))
+        grey = grey.resize((max_width_px, height))
+    width, height = grey.size
+    if not (width > 0 and 0 < height <= 0xFFFF):
+        raise CodecError(f"logo size {width}x{height} cannot be printed")
+    row_bytes = (width + 7) // 8
+    pixels = grey.load()
+    assert pixels is not None
+    data = bytearray(row_bytes * height)
+    for y in range(height):
+        for x in range(width):
+            value = pixels[x, y]
+            if isinstance(value, int | float) and value < threshold:
+                data[y * row_bytes + x // 8] |= 0x80 >> (x % 8)
+    header = bytes([0x1D, 0x76, 0x30, 0x00, row_bytes & 0xFF, row_bytes >> 8, height & 0xFF, height >> 8])
+    return header + bytes(data)
+
+
+def load_logo(profile: dict[str, Any]) -> bytes | None:
+    """The image file named by the profile key `logo_png`, or None."""
+    path = profile.get("logo_png")
+    if not path:
+        return None
+    try:
+        with open(str(path), "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise CodecError(f"logo_png {path!r} cannot be read: {exc}") from None
+
+
+def build_ticket(ticket: TicketContent, profile: dict[str, Any], logo: bytes | None = None) -> bytes:
+    """One complete job: init, Chinese mode, [logo], header, big number, details, QR, feed and cut.
+
+    `logo` (PNG or other image bytes) overrides the profile's `logo_png`; without either no logo is printed.
+    """
     encoding = str(profile.get("encoding", "gbk"))
     number_mag = int(profile.get("number_magnification", 4))
+    logo_bytes = logo if logo is not None else load_logo(profile)
     printer = Dummy()
     printer._raw(INIT + CHINESE_ON + ALIGN_CENTRE)
+    if logo_bytes:
+        printer._raw(raster_image(logo_bytes, int(profile.get("dots", 384))) + LF)
     printer._raw(BOLD_ON + _size(2, 2))
     _line(printer, ticket.hall_name, encoding)
     printer._raw(_size(number_mag, number_mag))

@@ -66,6 +66,13 @@ class Cmd(IntEnum):
     CANCEL_RATING = 0x33
     SET_MODE = 0x34
     SHOW_MESSAGE = 0x35
+    PHOTO_WRITE = 0x36
+    SET_REASONS = 0x37
+    SET_AREA_TEXT = 0x21
+    CLEAR = 0x22
+    SET_BRIGHTNESS = 0x23
+    POWER = 0x24
+    GET_CONTENT = 0x26
 
 
 class EventCode(IntEnum):
@@ -662,6 +669,158 @@ class RatingData(Payload):
         rating_id, level, source = r.u32(), r.u8(), r.u8()
         reasons = tuple(r.u16() for _ in range(r.u8()))
         return cls(rating_id, level, source, reasons, r.string())
+
+
+#: Largest JPEG chunk in one PHOTO_WRITE (§5.11).
+PHOTO_CHUNK = 900
+
+
+@dataclass(frozen=True)
+class PhotoWrite(Payload):
+    """PHOTO_WRITE (0x36): photo_id u32, total u32, offset u32, chunk (the rest, ≤ 900 bytes)."""
+
+    photo_id: int
+    total: int
+    offset: int
+    chunk: bytes
+
+    def _write(self, w: Writer) -> None:
+        if len(self.chunk) > PHOTO_CHUNK:
+            raise CodecError(f"photo chunk of {len(self.chunk)} bytes exceeds {PHOTO_CHUNK}")
+        w.u32(self.photo_id).u32(self.total).u32(self.offset).raw(self.chunk)
+
+    @classmethod
+    def _read(cls, r: Reader) -> Self:
+        photo_id, total, offset = r.u32(), r.u32(), r.u32()
+        chunk = r.rest()
+        if len(chunk) > PHOTO_CHUNK:
+            raise CodecError(f"photo chunk of {len(chunk)} bytes exceeds {PHOTO_CHUNK}")
+        return cls(photo_id, total, offset, chunk)
+
+
+def photo_chunks(photo_id: int, data: bytes, size: int = PHOTO_CHUNK) -> list[PhotoWrite]:
+    """The PHOTO_WRITE payloads that carry `data` in order (one empty chunk for empty data)."""
+    offsets = range(0, len(data), size) if data else range(1)
+    return [PhotoWrite(photo_id, len(data), offset, data[offset : offset + size]) for offset in offsets]
+
+
+@dataclass(frozen=True)
+class SetReasons(Payload):
+    """SET_REASONS (0x37): level u8, n u8, n × {code u16, label str}."""
+
+    level: int
+    reasons: tuple[tuple[int, str], ...] = field(default_factory=tuple)
+
+    def _write(self, w: Writer) -> None:
+        if len(self.reasons) > 0xFF:
+            raise CodecError("more than 255 reasons")
+        w.u8(self.level).u8(len(self.reasons))
+        for code, label in self.reasons:
+            w.u16(code).string(label)
+
+    @classmethod
+    def _read(cls, r: Reader) -> Self:
+        level = r.u8()
+        return cls(level, tuple((r.u16(), r.string()) for _ in range(r.u8())))
+
+
+# ---- screens (§5.10) --------------------------------------------------------------------------
+
+#: Onbon display modes used by SET_AREA_TEXT, by bus name.
+SCREEN_EFFECTS = {"static": 1, "quick_type": 2, "move_left": 3, "move_right": 4, "up": 5, "down": 6}
+
+
+@dataclass(frozen=True)
+class SetAreaText(Payload):
+    """SET_AREA_TEXT (0x21): area, geometry, effect, speed, stay, colour, font, align, timeout, text lstr."""
+
+    area: int
+    text: str
+    x: int = 0
+    y: int = 0
+    w: int = 0
+    h: int = 0
+    effect: int = 1
+    speed: int = 0
+    stay: int = 10
+    colour: int = 1
+    font_px: int = 16
+    align: int = 0
+    timeout_s: int = 0
+
+    def _write(self, w: Writer) -> None:
+        w.u8(self.area).u16(self.x).u16(self.y).u16(self.w).u16(self.h)
+        w.u8(self.effect).u8(self.speed).u8(self.stay).u8(self.colour).u8(self.font_px).u8(self.align)
+        w.u16(self.timeout_s).lstring(self.text)
+
+    @classmethod
+    def _read(cls, r: Reader) -> Self:
+        area, x, y, w, h = r.u8(), r.u16(), r.u16(), r.u16(), r.u16()
+        effect, speed, stay, colour, font_px, align = r.u8(), r.u8(), r.u8(), r.u8(), r.u8(), r.u8()
+        timeout_s = r.u16()
+        return cls(area, r.lstring(), x, y, w, h, effect, speed, stay, colour, font_px, align, timeout_s)
+
+
+@dataclass(frozen=True)
+class AreaArg(Payload):
+    """CLEAR (0x22, area 0xFF = all) and GET_CONTENT (0x26) requests: area u8."""
+
+    area: int
+
+    def _write(self, w: Writer) -> None:
+        w.u8(self.area)
+
+    @classmethod
+    def _read(cls, r: Reader) -> Self:
+        return cls(r.u8())
+
+
+@dataclass(frozen=True)
+class ByteArg(Payload):
+    """SET_BRIGHTNESS (0x23, level 0–15) and POWER (0x24, on) requests: one u8."""
+
+    value: int
+
+    def _write(self, w: Writer) -> None:
+        w.u8(self.value)
+
+    @classmethod
+    def _read(cls, r: Reader) -> Self:
+        return cls(r.u8())
+
+
+@dataclass(frozen=True)
+class AreaContent(Payload):
+    """GET_CONTENT response after STATUS: effect u8, colour u8, text lstr."""
+
+    effect: int
+    colour: int
+    text: str
+
+    def _write(self, w: Writer) -> None:
+        w.u8(self.effect).u8(self.colour).lstring(self.text)
+
+    @classmethod
+    def _read(cls, r: Reader) -> Self:
+        return cls(r.u8(), r.u8(), r.lstring())
+
+
+@dataclass(frozen=True)
+class ScreenStatus(Payload):
+    """GET_STATUS type data of a screen: width u16, height u16, colours u8, brightness u8, area count u8."""
+
+    width: int
+    height: int
+    colours: int
+    brightness: int
+    areas: int
+
+    def _write(self, w: Writer) -> None:
+        w.u16(self.width).u16(self.height).u8(self.colours).u8(self.brightness).u8(self.areas)
+
+    @classmethod
+    def _read(cls, r: Reader) -> Self:
+        return cls(r.u16(), r.u16(), r.u8(), r.u8(), r.u8())
 
 
 def poll_response_payload(events: Iterable[Event], status: int = Status.OK) -> bytes:

@@ -6,6 +6,8 @@ RATING_CANCELLED exactly as the device sent them and fills nothing in.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from typing import Any
 
@@ -35,6 +37,8 @@ class Hdp1Evaluator(Hdp1Device):
             "request_rating": self._request_rating,
             "cancel_rating": self._cancel_rating,
             "set_mode": self._set_mode,
+            "write_photo": self._write_photo,
+            "set_reasons": self._set_reasons,
         }.get(name)
         if handler is None:
             raise BadArguments(f"evaluator has no command {name!r}", code="unknown_command")
@@ -72,6 +76,39 @@ class Hdp1Evaluator(Hdp1Device):
             raise BadArguments(f"set_mode: mode must be one of {', '.join(hdp1.EVALUATOR_MODES)}")
         self.request(hdp1.Cmd.SET_MODE, hdp1.SetMode(hdp1.EVALUATOR_MODES.index(mode)).encode())
         return {"mode": mode}
+
+    def _write_photo(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Send a clerk photo as PHOTO_WRITE chunks of at most 900 bytes, in order."""
+        photo_id = _int_arg(args, "photo_id", 0, 0xFFFFFFFF)
+        if photo_id == 0:
+            raise BadArguments("write_photo: photo_id must not be 0")
+        try:
+            jpeg = base64.b64decode(str(args["jpeg_b64"]), validate=True)
+        except KeyError:
+            raise BadArguments("write_photo: missing jpeg_b64") from None
+        except (binascii.Error, ValueError):
+            raise BadArguments("write_photo: jpeg_b64 is not base64") from None
+        if not jpeg:
+            raise BadArguments("write_photo: empty photo")
+        chunks = hdp1.photo_chunks(photo_id, jpeg)
+        for chunk in chunks:
+            self.request(hdp1.Cmd.PHOTO_WRITE, chunk.encode())
+        return {"photo_id": photo_id, "bytes": len(jpeg), "chunks": len(chunks)}
+
+    def _set_reasons(self, args: dict[str, Any]) -> dict[str, Any]:
+        level = _int_arg(args, "level", 0, 5)
+        if not 1 <= level <= 5:
+            raise BadArguments("set_reasons: level must be 1–5")
+        raw = args.get("reasons", [])
+        if not isinstance(raw, list):
+            raise BadArguments("set_reasons: reasons must be a list")
+        reasons = []
+        for item in raw:
+            if not isinstance(item, dict) or "code" not in item:
+                raise BadArguments("set_reasons: each reason needs code and label")
+            reasons.append((_int_arg(item, "code", 0, 0xFFFF), str(item.get("label", ""))))
+        self.request(hdp1.Cmd.SET_REASONS, self.encode(hdp1.SetReasons(level, tuple(reasons))))
+        return {"level": level, "count": len(reasons)}
 
     def convert_event(self, event: hdp1.Event) -> DeviceEvent | None:
         seq = event.dev_evt_seq

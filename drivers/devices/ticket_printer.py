@@ -13,7 +13,7 @@ from typing import Any
 from drivers.codecs.escpos_status import STATUS_REQUESTS, decode_status
 from drivers.codecs.escpos_ticket import TicketContent, build_ticket
 from drivers.devices.base import Device
-from drivers.errors import BadArguments, DeviceRejected, DriverError, TransportTimeout
+from drivers.errors import BadArguments, CodecError, DeviceRejected, DriverError, TransportTimeout
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,11 @@ UNKNOWN = "unknown"
 
 
 class EscposTicketPrinter(Device):
-    """`kind="ticket_printer"`, `protocol="escpos"`; the one command is print_ticket."""
+    """`kind="ticket_printer"`, `protocol="escpos"`; the one command is print_ticket.
+
+    An optional logo (profile `logo_png`, or image bytes in the `logo` argument) prints as a GS v 0
+    raster above the hall name.
+    """
 
     kind = "ticket_printer"
     protocol = "escpos"
@@ -57,7 +61,14 @@ class EscposTicketPrinter(Device):
     def execute(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         if name != "print_ticket":
             raise BadArguments(f"ticket printer has no command {name!r}", code="unknown_command")
-        job = build_ticket(TicketContent.from_args(args), self.profile)
+        logo = args.get("logo")
+        if logo is not None and not isinstance(logo, bytes | bytearray):
+            raise BadArguments("print_ticket: logo must be image bytes")
+        content = TicketContent.from_args(args)
+        try:
+            job = build_ticket(content, self.profile, bytes(logo) if logo is not None else None)
+        except CodecError as exc:
+            raise BadArguments(f"{self.spec.device_id}: {exc.message}") from None
         self._check_ready(self.read_status())
         self.transport.write(job)
         after = self._status_after_job(len(job))

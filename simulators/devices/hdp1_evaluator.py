@@ -43,12 +43,17 @@ class EvaluatorSimulator(Hdp1DeviceSimulator):
         self.closed: set[int] = set()  # timed out or cancelled
         self.requests_started: list[int] = []
         self.messages: list[str] = []
+        self.photos: dict[int, bytes] = {}  # photo_id -> complete JPEG
+        self._partial: dict[int, tuple[int, bytearray]] = {}  # photo_id -> (total, bytes so far)
+        self.reasons: dict[int, dict[int, str]] = {}  # level -> {code: label}
         self._handlers.update({
             hdp1.Cmd.SET_CLERK: self._set_clerk,
             hdp1.Cmd.REQUEST_RATING: self._request_rating,
             hdp1.Cmd.CANCEL_RATING: self._cancel_rating,
             hdp1.Cmd.SET_MODE: self._set_mode,
             hdp1.Cmd.SHOW_MESSAGE: self._show_message,
+            hdp1.Cmd.PHOTO_WRITE: self._photo_write,
+            hdp1.Cmd.SET_REASONS: self._set_reasons,
         })  # fmt: skip
 
     # ---- control ------------------------------------------------------------------------------
@@ -74,7 +79,11 @@ class EvaluatorSimulator(Hdp1DeviceSimulator):
             request = self.pending.request
             if not 1 <= level <= 5 or not request.level_mask & (1 << (level - 1)):
                 raise ValueError(f"level {level} is not offered (mask {request.level_mask:#04x})")
-            data = hdp1.RatingData(request.rating_id, level, hdp1.RATING_SOURCE_CODES[source], tuple(reasons), text)
+            reasons = tuple(reasons)
+            unknown = set(reasons) - set(self.reasons.get(level, {}))
+            if unknown and level in self.reasons:
+                raise ValueError(f"reason codes {sorted(unknown)} were not set for level {level}")
+            data = hdp1.RatingData(request.rating_id, level, hdp1.RATING_SOURCE_CODES[source], reasons, text)
             self.queue_event(hdp1.EventCode.RATING, data.encode())
             self.rated[request.rating_id] = level
             self.pending = None
@@ -145,6 +154,29 @@ class EvaluatorSimulator(Hdp1DeviceSimulator):
         if mode > 3:
             raise Hdp1Refused(hdp1.Status.BAD_PARAM)
         self.mode = mode
+        return hdp1.Status.OK, b""
+
+    def _photo_write(self, frame: hdp1.Frame) -> tuple[int, bytes]:
+        """Chunks must come in order from offset 0; the photo is stored once all `total` bytes came."""
+        write = hdp1.PhotoWrite.decode(frame.payload)
+        if write.photo_id == 0 or write.offset + len(write.chunk) > write.total:
+            raise Hdp1Refused(hdp1.Status.BAD_PARAM)
+        if write.offset == 0:
+            self._partial[write.photo_id] = (write.total, bytearray())
+        partial = self._partial.get(write.photo_id)
+        if partial is None or partial[0] != write.total or len(partial[1]) != write.offset:
+            raise Hdp1Refused(hdp1.Status.WRONG_STATE)
+        partial[1].extend(write.chunk)
+        if len(partial[1]) == write.total:
+            self.photos[write.photo_id] = bytes(partial[1])
+            del self._partial[write.photo_id]
+        return hdp1.Status.OK, b""
+
+    def _set_reasons(self, frame: hdp1.Frame) -> tuple[int, bytes]:
+        reasons = hdp1.SetReasons.decode(frame.payload, frame.encoding)
+        if not 1 <= reasons.level <= 5:
+            raise Hdp1Refused(hdp1.Status.BAD_PARAM)
+        self.reasons[reasons.level] = dict(reasons.reasons)
         return hdp1.Status.OK, b""
 
     def _show_message(self, frame: hdp1.Frame) -> tuple[int, bytes]:

@@ -73,7 +73,9 @@ def test_city_topology_validates_and_lists_only_server_kinds() -> None:
     body = topology(load_city())
     doc = TopologyIn.model_validate(body)
     assert len(doc.halls) == 195
-    assert {d.kind for h in doc.halls for d in h.devices} == SERVER_DEVICE_KINDS
+    kinds = {d.kind for h in doc.halls for d in h.devices}
+    assert kinds <= SERVER_DEVICE_KINDS, "only kinds the server's topology knows"
+    assert kinds >= {"ticket_printer", "window_screen", "caller", "evaluator", "hall_screen"}
     assert all(h.lat is not None and h.district for h in doc.halls)
 
 
