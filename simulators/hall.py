@@ -50,7 +50,9 @@ def build_simulator(device: DevicePlan) -> Simulator:
 
 
 class SimulatedHall:
-    def __init__(self, plan: HallPlan, seed: int | None = None) -> None:
+    def __init__(self, plan: HallPlan, seed: int | None = None, random_states: bool = False) -> None:
+        """Simulators start pinned at their normal state; with `random_states` each takes a state drawn
+        (reproducibly from `seed`) within what its profile allows, as a hall found in the morning."""
         self.plan = plan
         self.rng = random.Random(seed)
         self.sims: dict[str, Simulator] = {}
@@ -60,6 +62,7 @@ class SimulatedHall:
         self.control: ControlListener | None = None
         self.ipp: dict[str, IppPrinterSimulator] = {}
         self.urls: dict[str, str] = {}
+        self.random_states = random_states
         for device in plan.devices:
             if device.kind in TCP_KINDS:
                 ipp = IppPrinterSimulator(load_profile(device.profile)).start()
@@ -67,9 +70,19 @@ class SimulatedHall:
                 self.urls[device.device_id] = f"http://127.0.0.1:{ipp.port}/ipp/print"
                 continue
             sim = build_simulator(device)
+            if random_states:
+                self._draw_state(sim)
             self.sims[device.device_id] = sim
             self.links[device.device_id] = attach_pty(sim, Faults(), name=f"{plan.hall_id}/{device.device_id}")
             self.urls[device.device_id] = self.links[device.device_id].path
+
+    #: what a device may be found in, with weights: mostly fine, sometimes low on paper
+    PRINTER_MORNING = (("ready", 80), ("near_end", 15), ("paper_out", 5))
+
+    def _draw_state(self, sim: Simulator) -> None:
+        if isinstance(sim, PrinterSimulator):
+            states, weights = zip(*self.PRINTER_MORNING, strict=True)
+            sim.set_state(self.rng.choices(states, weights)[0])
 
     # -- the edge's view ---------------------------------------------------------------------------
     def edge_config(self, mqtt_url: str, state_dir: Path) -> dict[str, Any]:

@@ -123,3 +123,22 @@ def test_registry_and_memory_transport_with_chunks() -> None:
     assert info.value.code == "unknown_device"
     with pytest.raises(DriverError):
         load_profile("no-such-profile")
+
+
+def test_a_simulated_hall_draws_its_states_reproducibly_or_keeps_them_pinned() -> None:
+    from simulators.city import HallPlan
+    from simulators.hall import SimulatedHall
+
+    def printer_states(seed: int, random_states: bool) -> list[str]:
+        halls = [SimulatedHall(HallPlan(f"h{n}", "厅", windows=1), seed=seed + n, random_states=random_states)
+                 for n in range(30)]  # fmt: skip
+        try:
+            return [hall.printer.state for hall in halls]
+        finally:
+            for hall in halls:
+                hall.close()
+
+    drawn = printer_states(1, True)
+    assert drawn == printer_states(1, True), "the same seed draws the same morning"
+    assert set(drawn) > {"ready"}, "thirty printers are not all exactly fine"
+    assert set(printer_states(1, False)) == {"ready"}, "pinned by default"
