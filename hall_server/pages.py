@@ -21,11 +21,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hall_server import live, queueing, topology, windows
+from hall_server import live, queueing, rectification, topology, windows
 from hall_server.context import HallContext
 from hall_server.db import local_day
 from hall_server.errors import InvalidError
-from hall_server.models import Device, Edge, Hall, Matter, Rating, Ticket, Window
+from hall_server.models import Device, Edge, Hall, Matter, Rating, Rectification, Ticket, Window
 from hallbus.models import now_ms
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -36,8 +36,6 @@ CLOSED_WINDOW_STATES = ("offline", "paused")
 RECENT_CALLS = 8
 # 好差评 levels: 5 = 非常满意 ... 1 = 非常不满意; "satisfied" counts 基本满意 and better
 SATISFIED_MIN_LEVEL = 3
-BAD_MAX_LEVEL = 2
-RECTIFY_DAYS = 7  # calendar days for 5 working days (the shortest provincial deadline)
 # one trip (一次跑动): before the reform a matter took 4-5 visits; trips avoided are estimated per
 # matter served as BASELINE_VISITS - 1 (domain.md, "visits per matter cut from 4-5 to 1-2")
 BASELINE_VISITS = 4
@@ -173,26 +171,18 @@ def _devices(session: Session, hall_id: str) -> list[dict[str, Any]]:
 
 
 def rectifications(session: Session, hall_id: str, tz: Any) -> list[dict[str, Any]]:
-    """Bad ratings (不满意, 非常不满意) open a rectification item due within the deadline."""
+    """Open rectification items (hall_server/rectification.py), overdue first: what the operator must chase."""
+    today = local_day(now_ms(), tz)
     rows = session.execute(
-        select(Rating, Ticket.number)
+        select(Rectification, Ticket.number)
+        .join(Rating, Rating.rating_id == Rectification.rating_id)
         .join(Ticket, Ticket.id == Rating.ticket_id)
-        .where(Rating.hall_id == hall_id, Rating.level <= BAD_MAX_LEVEL)
-        .order_by(Rating.received_at.desc())
+        .where(Rectification.hall_id == hall_id, Rectification.state == "open")
+        .order_by(Rectification.due_day, Rectification.id)
         .limit(100)
     ).all()
-    return [
-        {
-            "rating_id": r.rating_id,
-            "ticket": number,
-            "window": r.window_id,
-            "matter": r.matter_code,
-            "level": r.level,
-            "received_at": r.received_at,
-            "due_at": r.received_at + RECTIFY_DAYS * 86_400_000,
-        }
-        for r, number in rows
-    ]
+    items = [{**rectification.view(item, today), "ticket": number, "due_at": item.due_day} for item, number in rows]
+    return sorted(items, key=lambda i: not i["overdue"])
 
 
 @data.get("/halls/{hall}/calls")

@@ -483,6 +483,8 @@ def test_bad_rating_opens_a_rectification_with_callback_and_close(rig: Rig) -> N
     assert [i["id"] for i in rig.get(f"/api/halls/{HALL}/rectifications", "operator", overdue="true").json()] == [
         item["id"]
     ]
+    shown = rig.get(f"/api/halls/{HALL}/overview", "operator").json()["rectifications"]
+    assert [(i["id"], i["overdue"], i["due_at"]) for i in shown] == [(item["id"], True, "2000-01-03")]
     closed = rig.post(f"/api/rectifications/{item['id']}/close", "operator", {"note": "窗口人员已培训"})
     assert closed.status_code == 200 and closed.json()["state"] == "closed"
     assert rig.get(f"/api/halls/{HALL}/rectifications", "operator", overdue="true").json() == []

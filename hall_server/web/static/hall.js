@@ -61,7 +61,8 @@ function render() {
   $("rect").replaceChildren(...snap.rectifications.map((r) => el("tr", {},
     el("td", {}, r.ticket), el("td", {}, r.window), el("td", {}, r.matter),
     el("td", {}, el("span", { class: "chip bad" }, t(`level.${r.level}`))),
-    el("td", {}, new Date(r.due_at).toLocaleDateString(Hall.lang === "zh" ? "zh-CN" : "en-GB")))));
+    el("td", {}, el("span", { class: r.overdue ? "chip bad" : "chip" },
+      new Date(r.due_at).toLocaleDateString(Hall.lang === "zh" ? "zh-CN" : "en-GB"))))));
 }
 
 document.addEventListener("DOMContentLoaded", () => {
