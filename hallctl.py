@@ -38,12 +38,14 @@ def configure(
 def _register() -> None:
     from edge.cli import app as edge_app
     from hall_server.audit_cli import app as audit_app
+    from hall_server.audit_cli import group as audit_group
     from hall_server.cli import app as server_app
     from hall_server.console import app as console_app
     from simulators.cli import app as sim_app
 
     for part in (server_app, console_app, audit_app, edge_app, sim_app):
         app.registered_commands.extend(part.registered_commands)
+    app.add_typer(audit_group, name="audit")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""`hallctl audit-verify`: check the audit hash chain of a database and name the first broken entry."""
+"""`hallctl audit verify` (also `audit-verify`): check the audit hash chain and name the first broken entry."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from hall_server.db import Database
 from hall_server.settings import Settings
 
 app = typer.Typer(help="The audit trail (全程留痕).")
+#: `hallctl audit verify`: the same command as a group, the spelling the issue and operators use
+group = typer.Typer(help="The audit trail (全程留痕): `hallctl audit verify`.", no_args_is_help=True)
 
 
+@group.command("verify")
 @app.command("audit-verify")
 def audit_verify(
     database_url: str | None = typer.Option(None, "--database-url", help="default: HALL_DATABASE_URL"),

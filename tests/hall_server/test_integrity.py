@@ -399,6 +399,8 @@ def test_audit_chain_verifies_and_an_edited_row_is_named(rig: Rig) -> None:
         conn.execute(text("UPDATE audit_log SET actor = 'someone-else' WHERE id = :id"), {"id": victim})
     broken = runner.invoke(audit_cli.app, ["--database-url", rig.url])
     assert broken.exit_code == 1 and f"id={victim}" in broken.output and "changed" in broken.output, broken.output
+    as_group = runner.invoke(audit_cli.group, ["verify", "--database-url", rig.url])  # `hallctl audit verify`
+    assert as_group.exit_code == 1 and f"id={victim}" in as_group.output
     with engine.begin() as conn:
         conn.execute(text("UPDATE audit_log SET actor = 'appr-market' WHERE id = :id"), {"id": victim})
     assert runner.invoke(audit_cli.app, ["--database-url", rig.url]).exit_code == 0
