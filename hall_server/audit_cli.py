@@ -14,6 +14,11 @@ app = typer.Typer(help="The audit trail (全程留痕).")
 group = typer.Typer(help="The audit trail (全程留痕): `hallctl audit verify`.", no_args_is_help=True)
 
 
+@group.callback()
+def _audit_group() -> None:
+    """A group, so that `verify` keeps its name even while it is the only subcommand."""
+
+
 @group.command("verify")
 @app.command("audit-verify")
 def audit_verify(
