@@ -284,22 +284,22 @@ class Ingest:
     def _run(self) -> None:
         while True:
             batch = self._batch()
-            latest = {m.topic: i for i, m in enumerate(batch) if m is not None and _latest_value_topic(m.topic)}
-            for i, message in enumerate(batch):
-                if message is None:
-                    return
-                if latest.get(message.topic, i) == i:
-                    self._apply(message)
-                else:
-                    self.superseded += 1
+            stopping = None in batch
+            messages = [m for m in batch if m is not None]
+            latest = {m.topic: i for i, m in enumerate(messages) if _latest_value_topic(m.topic)}
+            wanted = [m for i, m in enumerate(messages) if latest.get(m.topic, i) == i]
+            self.superseded += len(messages) - len(wanted)
+            self._apply(wanted)
+            for message in messages:  # after the commit: the broker may forget them now
                 self.client.ack(message.mid, message.qos)
+            if stopping:
+                return
 
-    def _apply(self, message: mqtt.MQTTMessage) -> None:
+    def _apply(self, messages: list[mqtt.MQTTMessage]) -> None:
         try:
-            inbound.handle(self.ctx, message.topic, bytes(message.payload), message.retain)
-            self.applied += 1
-        except Exception:  # one bad message must not stop the ingest of every other
-            log.exception("failed to apply message on %s", message.topic)
+            self.applied += inbound.handle_batch(self.ctx, [(m.topic, bytes(m.payload)) for m in messages])
+        except Exception:  # a bug in one batch must not stop the ingest of every later one
+            log.exception("failed to apply a batch of %d messages", len(messages))
 
 
 def _latest_value_topic(topic: str) -> bool:
