@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from hallbus.connection import set_nodelay
 from simulators import simport
 from simulators.broker import MosquittoBroker
 from simulators.city import HallPlan, topology
@@ -110,12 +110,6 @@ def throughput(work: Path, database_url: str, name: str, reps: int, per_window: 
 
 
 # -- 2. latency ---------------------------------------------------------------------------------------
-def nodelay(client: mqtt.Client) -> None:
-    sock = client.socket()
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 class BrokerRoundTrip:
     """paho A -> Mosquitto -> paho B (echo) -> Mosquitto -> paho A, QoS 1, TCP_NODELAY on every socket."""
 
@@ -127,11 +121,11 @@ class BrokerRoundTrip:
         ready = threading.Barrier(3)
 
         def on_connect_a(c: mqtt.Client, *args: Any) -> None:
-            nodelay(c)
+            set_nodelay(c)
             c.subscribe(f"{self.topic}/pong", qos=1)
 
         def on_connect_b(c: mqtt.Client, *args: Any) -> None:
-            nodelay(c)
+            set_nodelay(c)
             c.subscribe(f"{self.topic}/ping", qos=1)
 
         self.a.on_connect = on_connect_a

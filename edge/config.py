@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from drivers.devices.base import DeviceSpec
+from hallbus.connection import broker_address
 from hallbus.topics import check_id
 
 
@@ -80,10 +80,7 @@ class EdgeConfig(BaseModel):
         return self.mqtt_username or self.client_id, password
 
     def broker_address(self) -> tuple[str, int]:
-        parsed = urlparse(self.mqtt_url)
-        if parsed.scheme not in ("mqtt", "tcp", ""):
-            raise ValueError(f"unsupported broker URL scheme in {self.mqtt_url!r} (use mqtt://host:port)")
-        return parsed.hostname or "127.0.0.1", parsed.port or 1883
+        return broker_address(self.mqtt_url)
 
     @property
     def db_path(self) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import queue
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -22,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from edge.config import EdgeConfig
 from edge.store import EdgeStore
+from hallbus.connection import set_nodelay
 from hallbus.models import EdgeStatus, encode
 from hallbus.topics import topics_for
 
@@ -29,12 +29,6 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[mqtt.MQTTMessage], None]
 
-
-def set_nodelay(client: mqtt.Client) -> None:
-    """Disable Nagle on paho's socket: without it a QoS 1 round trip costs ~44–88 ms (performance.md)."""
-    sock = client.socket()
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class EdgeLink:

@@ -86,17 +86,22 @@ class PrincipalStore:
             if any(e["id"] == principal.id for e in entries):
                 raise ValueError(f"a principal {principal.id!r} exists already")
             entries.append({**principal.model_dump(), "token_sha256": token_hash(token)})
-            _write_private(self.path, json.dumps({"principals": entries}, ensure_ascii=False, indent=1))
+            write_private(self.path, json.dumps({"principals": entries}, ensure_ascii=False, indent=1))
             self._mtime = -1.0
         return token
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with a file only its owner can read: tokens, principals, broker secrets.
+
+    A reader (the server, or Mosquitto reloading on SIGHUP) sees the old file or the new one, never half.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
+    os.chmod(tmp, 0o600)  # O_CREAT's mode does not apply to a leftover tmp file
     os.replace(tmp, path)
 
 
@@ -105,7 +110,7 @@ def bootstrap_admin(store: PrincipalStore, token_file: Path) -> None:
     if store.path.exists():
         return
     token = store.add(Principal(id="admin", role="admin", name="bootstrap admin"))
-    _write_private(token_file, token + "\n")
+    write_private(token_file, token + "\n")
     log.warning("created the first admin; its token is in %s (readable by this user only)", token_file)
 
 

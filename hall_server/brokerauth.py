@@ -12,12 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hall_server.auth import write_private
 from hall_server.topology import HallIn, TopologyIn
 
 PBKDF2_ITERATIONS = 101  # Mosquitto 2's default for $7$ (PBKDF2-SHA512) entries
@@ -96,25 +96,17 @@ def render_passwd(accounts: Iterable[Account]) -> str:
     return "".join(f"{a.username}:{mosquitto_hash(a.password)}\n" for a in accounts)
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Written readable by the owner only: credentials never belong to anyone else on the host."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(path, 0o600)
-
 
 def write_broker_auth(topology: TopologyIn, out: Path) -> list[Account]:
     """Write `passwd`, `acl` and one `credentials/<account>.password` file per account into `out`."""
     creds = out / "credentials"
     existing = {p.stem: p.read_text().strip() for p in creds.glob("*.password")} if creds.exists() else {}
     accounts = accounts_for(topology, existing)
-    _write_private(out / "passwd", render_passwd(accounts))
-    _write_private(out / "acl", render_acl(accounts))
+    write_private(out / "passwd", render_passwd(accounts))
+    write_private(out / "acl", render_acl(accounts))
     for account in accounts:
         if ".live." not in account.username:
-            _write_private(creds / f"{account.username}.password", account.password + "\n")
+            write_private(creds / f"{account.username}.password", account.password + "\n")
     return accounts
 
 

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import logging
 import queue
-import socket
 import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -29,6 +27,7 @@ from hall_server.context import HallContext, Outgoing
 from hall_server.db import next_server_session
 from hall_server.models import Hall
 from hallbus import Command, ServerStatus, encode, now_ms, topics_for
+from hallbus.connection import broker_address, set_nodelay
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +36,6 @@ RECONNECT_MIN_S = 0.2
 RECONNECT_MAX_S = 5
 
 
-def parse_mqtt_url(url: str) -> tuple[str, int]:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("mqtt", "tcp", ""):
-        raise ValueError(f"unsupported MQTT URL scheme {parsed.scheme!r} (use mqtt://host:port)")
-    return parsed.hostname or "127.0.0.1", parsed.port or 1883
-
-
-def set_nodelay(client: mqtt.Client) -> None:
-    sock = client.socket()
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _failed(reason: ReasonCode | Any) -> bool:
@@ -118,7 +106,7 @@ class BusBridge:
         if not ctx.settings.mqtt_url:
             raise ValueError("BusBridge needs settings.mqtt_url")
         self.ctx = ctx
-        self.host, self.port = parse_mqtt_url(ctx.settings.mqtt_url)
+        self.host, self.port = broker_address(ctx.settings.mqtt_url)
         self.connected = threading.Event()
         self._lock = threading.Lock()
         self._halls: set[str] = set()

@@ -106,7 +106,7 @@ class topics_for:  # noqa: N801 - reads as a namespace: topics_for("h1").dev_cmd
         return build(TopicKind.EDGE_CMD, self.hall, edge=edge, command=command)
 
     def edge_cmd_filter(self, edge: str) -> str:
-        return f"{build(TopicKind.EDGE_STATUS, self.hall, edge=edge).rsplit('/', 1)[0]}/cmd/+"
+        return f"{PREFIX}/{self.hall}/edge/{check_id(edge, 'edge id')}/cmd/+"
 
     def edge_result(self, edge: str) -> str:
         return build(TopicKind.EDGE_RESULT, self.hall, edge=edge)

@@ -6,7 +6,6 @@ import json
 import logging
 import threading
 from pathlib import Path
-from urllib.parse import urlparse
 
 import typer
 
@@ -101,6 +100,7 @@ def sim_command(
     """
     import httpx
 
+    from hallbus.connection import broker_address
     from simulators.city import CENTRES, HallPlan, topology
     from simulators.hall import SimulatedHall
     from simulators.processes import EdgeProcess
@@ -111,7 +111,7 @@ def sim_command(
     plan = HallPlan(hall, names[hall], windows)
     simulated = SimulatedHall(plan)
     config = simulated.edge_config(mqtt_url, state_dir)
-    host, port = urlparse(mqtt_url).hostname or "127.0.0.1", urlparse(mqtt_url).port or 1883
+    host, port = broker_address(mqtt_url)
     simulated.listen_for_control(host, port)
     agent = None
     if edge:
