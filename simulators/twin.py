@@ -382,6 +382,14 @@ def _markdown(r: TwinResult, charts: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _save(plt: Any, fig: Any, path: Path) -> str:
+    """Write one chart and free its figure; the file name, for the report's list of charts."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.name
+
+
 def _charts(halls: list[dict[str, Any]], r: TwinResult, opt: TwinOptions) -> list[str]:
     import matplotlib
 
@@ -400,20 +408,14 @@ def _charts(halls: list[dict[str, Any]], r: TwinResult, opt: TwinOptions) -> lis
             ax.axvline(r.wait_p95_s / 60, color="#c0392b", linestyle="--", label=f"p95 {r.wait_p95_s / 60:.1f} min")
             ax.legend()
     ax.set(title="Waits, whole city", xlabel="wait (simulated minutes)", ylabel="tickets")
-    fig.tight_layout()
-    fig.savefig(out / "waits.png", dpi=110)
-    plt.close(fig)
-    names.append("waits.png")
+    names.append(_save(plt, fig, out / "waits.png"))
 
     fig, ax = plt.subplots(figsize=(10, 4))
     per_hall = sorted((h for h in r.per_hall if h["wait_p95_s"] is not None), key=lambda h: -h["wait_p95_s"])
     ax.bar(range(len(per_hall)), [h["wait_p95_s"] / 60 for h in per_hall],
            color=["#c0392b" if h["kind"] == "centre" else "#3b6ea5" for h in per_hall])  # fmt: skip
     ax.set(title="Wait p95 per hall (red: service centres)", xlabel="halls, worst first", ylabel="minutes")
-    fig.tight_layout()
-    fig.savefig(out / "wait_p95_by_hall.png", dpi=110)
-    plt.close(fig)
-    names.append("wait_p95_by_hall.png")
+    names.append(_save(plt, fig, out / "wait_p95_by_hall.png"))
 
     fig, ax = plt.subplots(figsize=(6, 6))
     pairs = [((v["called_at"] - v["issued_at"]) * opt.speed / 60, v["predicted_wait_s"] * opt.speed / 60)
@@ -424,10 +426,7 @@ def _charts(halls: list[dict[str, Any]], r: TwinResult, opt: TwinOptions) -> lis
         top = max(max(real), max(pred), 1)
         ax.plot([0, top], [0, top], color="#999", linewidth=1)
     ax.set(title="Predicted against realised wait", xlabel="realised (min)", ylabel="predicted at issue (min)")
-    fig.tight_layout()
-    fig.savefig(out / "predicted_vs_realised.png", dpi=110)
-    plt.close(fig)
-    names.append("predicted_vs_realised.png")
+    names.append(_save(plt, fig, out / "predicted_vs_realised.png"))
 
     fig, ax = plt.subplots(figsize=(8, 4))
     t0 = min((v["issued_at"] for h in halls for v in h["visits"]), default=0.0)
@@ -435,18 +434,12 @@ def _charts(halls: list[dict[str, Any]], r: TwinResult, opt: TwinOptions) -> lis
     if hours:
         ax.hist(hours, bins=max(1, int(opt.hours * 4)), color="#27ae60")
     ax.set(title="Arrivals by hour of day", xlabel="hour", ylabel="tickets per 15 min")
-    fig.tight_layout()
-    fig.savefig(out / "arrivals.png", dpi=110)
-    plt.close(fig)
-    names.append("arrivals.png")
+    names.append(_save(plt, fig, out / "arrivals.png"))
 
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.hist([h["utilisation"] for h in r.per_hall], bins=20, color="#8e44ad")
     ax.set(title="Utilisation per hall", xlabel="busy / open window time", ylabel="halls")
-    fig.tight_layout()
-    fig.savefig(out / "utilisation.png", dpi=110)
-    plt.close(fig)
-    names.append("utilisation.png")
+    names.append(_save(plt, fig, out / "utilisation.png"))
     return names
 
 
