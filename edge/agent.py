@@ -133,31 +133,28 @@ class EdgeAgent:
         self.link.publish_retained(
             self.topics.edge_inventory(self.config.edge), encode(Inventory(edge=self.config.edge, devices=devices))
         )
-        for device_id, worker in self.workers.items():
-            self.availability_changed(device_id, worker.availability, worker.reason)
-            self.state_changed(device_id, worker.state)
+        for device_id in self.workers:
+            self.availability_changed(device_id)
+            self.state_changed(device_id)
         self.outbox.notify()
 
-    def availability_changed(self, device: str, state: str, reason: str) -> None:
+    def availability_changed(self, device: str) -> None:
         """Publish the device's availability as it is *now*, under the retained-message lock.
 
         A birth and a worker's transition can race; if the birth's older snapshot reached the broker
         last, the stale value would stick (transitions are published once). Reading the current value
         inside the lock makes the last message on the wire the current one.
         """
-        worker = self.workers.get(device)
+        worker = self.workers[device]
         with self._retained_lock:
-            if worker is not None:
-                state, reason = worker.availability, worker.reason
-            online = "online" if state == "online" else "offline"
-            payload = encode(Availability(edge=self.config.edge, state=online, reason=reason))  # type: ignore[arg-type]
+            online = "online" if worker.availability == "online" else "offline"
+            payload = encode(Availability(edge=self.config.edge, state=online, reason=worker.reason))  # type: ignore[arg-type]
             self.link.publish_retained(self.topics.dev_availability(device), payload)
 
-    def state_changed(self, device: str, fields: dict[str, Any]) -> None:
-        worker = self.workers.get(device)
+    def state_changed(self, device: str) -> None:
+        worker = self.workers[device]
         with self._retained_lock:
-            current = dict(worker.state) if worker is not None else fields
-            body = {"v": 1, "ts": now_ms(), "edge": self.config.edge, **current}
+            body = {"v": 1, "ts": now_ms(), "edge": self.config.edge, **worker.state}
             self.link.publish_retained(self.topics.dev_state(device), json.dumps(body, ensure_ascii=False).encode())
 
     # -- events and results -----------------------------------------------------------------------

@@ -43,9 +43,11 @@ class WorkerSink(Protocol):
 
     def device_events(self, device: str, events: list[DeviceEvent]) -> int: ...
 
-    def availability_changed(self, device: str, state: str, reason: str) -> None: ...
+    def availability_changed(self, device: str) -> None:
+        """The worker's `availability`/`reason` changed; the sink reads them when it publishes."""
 
-    def state_changed(self, device: str, fields: dict[str, Any]) -> None: ...
+    def state_changed(self, device: str) -> None:
+        """The worker's `state` changed; the sink reads it when it publishes."""
 
 
 def _now_ms() -> int:
@@ -209,12 +211,12 @@ class DeviceWorker:
             return
         self.availability, self.reason = state, reason
         log.info("device %s is %s %s", self.device_id, state, reason)
-        self.sink.availability_changed(self.device_id, state, reason)
+        self.sink.availability_changed(self.device_id)
 
     def _set_state(self, fields: dict[str, Any]) -> None:
         if fields != self.state:
             self.state = dict(fields)
-            self.sink.state_changed(self.device_id, self.state)
+            self.sink.state_changed(self.device_id)
 
     # -- work -------------------------------------------------------------------------------------
     def _probe(self) -> None:

@@ -61,11 +61,9 @@ Apply = Callable[[HallContext, Session, Topic, Any], None]
 
 
 def handle(ctx: HallContext, topic_name: str, payload: bytes, retained: bool = False) -> bool:
-    """Decode, store and apply one message; False if it was dropped. Never raises for bad input."""
-    decoded = _decode(topic_name, payload)
-    if decoded is None:
-        return False
-    return _apply_with_retry(ctx, *decoded)
+    """Decode, store and apply one message: a batch of one, the bus bridge's own path. False if it was
+    dropped or already applied. Never raises for bad input."""
+    return handle_batch(ctx, [(topic_name, payload)]) == 1
 
 
 Decoded = tuple[Topic, BaseModel, Apply]

@@ -33,10 +33,10 @@ class Sink:
             self.events += [(device, e) for e in events]
         return max(e.source_seq or 0 for e in events)
 
-    def availability_changed(self, device: str, state: str, reason: str) -> None:
+    def availability_changed(self, device: str) -> None:
         pass
 
-    def state_changed(self, device: str, fields: dict[str, Any]) -> None:
+    def state_changed(self, device: str) -> None:
         pass
 
 

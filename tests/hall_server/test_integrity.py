@@ -1,7 +1,7 @@
 """Integrity: the audit hash chain, the three hands on a case, certificates and seal jobs, reconciliation,
 rectification of bad ratings, the ratings export, and the attacks each of them has to withstand.
 
-Bus messages are fed straight into `inbound.handle` (the same path the bus bridge takes) and commands
+Bus messages are fed straight into `inbound.handle` (a batch of one: the bus bridge's own path) and commands
 are read from the database, so these tests need no broker; tests/e2e/test_case_journey.py runs the
 whole journey on the real stack.
 """
