@@ -55,6 +55,17 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"n": len(values), "p50": pct(values, 50), "p99": pct(values, 99), "max": max(values)}
 
 
+STAGES = ("press_to_event_on_bus", "event_to_command_on_bus", "command_to_frame")
+
+
+def stage_summary(stages: list[tuple[float, float, float]]) -> dict[str, dict[str, float]]:
+    """p50/p99 of each stage: the edge (poll, outbox, publish), the server (ingest, dispatch, commit,
+    publish) and the edge again (command, processed-command commit, driver, serial write)."""
+    if not stages:
+        return {}
+    return {name: summary([s[i] for s in stages]) for i, name in enumerate(STAGES)}
+
+
 # -- 1. throughput ------------------------------------------------------------------------------------
 def health_rate(http: httpx.Client, seconds: float = 1.5) -> float:
     n, end = 0, time.monotonic() + seconds
@@ -153,36 +164,97 @@ class BrokerRoundTrip:
             c.loop_stop()
 
 
-class PressToScreen:
-    """One hall on the real server and a real EdgeAgent in this process; simulators at sim:// URLs."""
+class BusSniffer:
+    """Breaks press -> screen into stages by watching the bus: when the CALL key event of a window and
+    then the show_text command for its screen pass through the broker (monotonic time, this process)."""
 
-    def __init__(self, work: Path, broker: MosquittoBroker, caller_poll_s: float, round_ms: int) -> None:
+    def __init__(self, port: int, hall: str) -> None:
+        self.hall = hall
+        self._lock = threading.Lock()
+        self._armed: dict[str, list[int | None]] = {}
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sniffer-{uuid.uuid4().hex[:8]}")
+        subscribed = threading.Event()
+        self.client.on_connect = lambda c, *a: (set_nodelay(c), c.subscribe(
+            [(f"hall/v1/{hall}/dev/+/event", 1), (f"hall/v1/{hall}/dev/+/cmd/show_text", 1)]))  # fmt: skip
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        subscribed.wait(10)
+
+    def arm(self, window: str) -> None:
+        with self._lock:
+            self._armed[window] = [None, None]
+
+    def seen(self, window: str) -> tuple[int, int] | None:
+        with self._lock:
+            times = self._armed.pop(window, [None, None])
+        return (times[0], times[1]) if times[0] is not None and times[1] is not None else None
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        now = time.monotonic_ns()
+        device = message.topic.split("/")[4]
+        window, _, role = device.partition("-")
+        with self._lock:
+            times = self._armed.get(window)
+            if times is None:
+                return
+            if role == "caller" and times[0] is None and b'"call_next"' in message.payload:
+                times[0] = now
+            elif role == "screen" and times[0] is not None and times[1] is None:
+                times[1] = now
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class PressToScreen:
+    """One hall on the real server and a real EdgeAgent in this process; simulators at sim:// URLs.
+
+    `server` is a running server whose topology already holds `plan` (bench/devices.py); without it a
+    server of its own is started with that one hall.
+    """
+
+    def __init__(
+        self,
+        work: Path,
+        broker: MosquittoBroker,
+        caller_poll_s: float,
+        round_ms: int,
+        server: ServerProcess | None = None,
+        plan: HallPlan | None = None,
+    ) -> None:
         from edge.agent import EdgeAgent
         from edge.config import EdgeConfig
 
         simport.install()
-        self.plan = HallPlan("bench", "压测大厅", WINDOWS)
-        env = {"HALL_LOG_LEVEL": "WARNING", "HALL_DISPATCH_ROUND_MS": str(round_ms)}
-        self.server = ServerProcess(work / "latency", f"sqlite:///{work / 'latency.db'}", broker.url, env=env).start()
-        self.server.put("/api/topology", topology([self.plan])).raise_for_status()
+        self.plan = plan or HallPlan("bench", "压测大厅", WINDOWS)
+        self.owns_server = server is None
+        if server is None:
+            env = {"HALL_LOG_LEVEL": "WARNING", "HALL_DISPATCH_ROUND_MS": str(round_ms)}
+            server = ServerProcess(work / "latency", f"sqlite:///{work / 'latency.db'}", broker.url, env=env).start()
+            server.put("/api/topology", topology([self.plan])).raise_for_status()
+        self.server = server
+        hall = self.plan.hall_id
         self.sims: dict[str, Any] = {}
         self.ends: dict[str, simport.Endpoint] = {}
         devices = []
         for d in self.plan.devices:
-            url = simport.url_for("bench", d.device_id)
+            url = simport.url_for(hall, d.device_id)
             self.sims[d.device_id] = build_simulator(d.kind, d.profile, d.address, 1)
             self.ends[d.device_id] = simport.register(url, self.sims[d.device_id])
             extra = {"poll_interval_s": caller_poll_s} if d.kind == "caller" else {}
             devices.append({"device_id": d.device_id, "kind": d.kind, "protocol": d.protocol, "url": url,
                             "profile": d.profile, "address": d.address, **extra})  # fmt: skip
-        config = EdgeConfig.model_validate({"hall": "bench", "edge": self.plan.edge, "mqtt_url": broker.url,
+        config = EdgeConfig.model_validate({"hall": hall, "edge": self.plan.edge, "mqtt_url": broker.url,
                                             "state_dir": str(work / "edge"), "probe_interval_s": 30.0,
                                             "devices": devices})  # fmt: skip
         self.agent = EdgeAgent(config)
         self.agent.start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            devs = self.server.get("/api/halls/bench/devices")
+            devs = self.server.get(f"/api/halls/{hall}/devices")
             if all(d["availability"] == "online" for d in devs):
                 break
             time.sleep(0.2)
@@ -190,17 +262,20 @@ class PressToScreen:
         for w in self.plan.window_ids():
             self.ends[f"{w}-screen"].on_write = lambda ns, data, w=w: self.frames.setdefault(w, ns)
         self.next_window = 0
+        self.sniffer = BusSniffer(broker.port, hall)
+        self.stages: list[tuple[float, float, float]] = []  # press -> event, event -> command, command -> frame
 
     def issue(self, n: int) -> None:
         for _ in range(n):
-            self.server.post("/api/halls/bench/tickets", {"matter": "P001"}).raise_for_status()
+            self.server.post(f"/api/halls/{self.plan.hall_id}/tickets", {"matter": "P001"}).raise_for_status()
 
     def sample(self) -> float:
-        w = self.plan.window_ids()[self.next_window % WINDOWS]
+        w = self.plan.window_ids()[self.next_window % self.plan.windows]
         self.next_window += 1
         caller = self.sims[f"{w}-caller"]
         self.frames.pop(w, None)
         t0 = time.monotonic_ns()
+        self.sniffer.arm(w)
         caller.press("call_next")
         deadline = time.monotonic() + 5
         while w not in self.frames:
@@ -209,14 +284,20 @@ class PressToScreen:
             time.sleep(0.0002)
         t1 = self.frames[w]
         caller.press("finish")
+        seen = self.sniffer.seen(w)
+        if seen is not None:
+            t_event, t_command = seen
+            self.stages.append(((t_event - t0) / 1e6, (t_command - t_event) / 1e6, (t1 - t_command) / 1e6))
         return (t1 - t0) / 1e6
 
     def settle(self) -> None:
         time.sleep(0.5)  # the last finishes reach the server before the next round
 
     def close(self) -> None:
+        self.sniffer.close()
         self.agent.stop()
-        self.server.close()
+        if self.owns_server:
+            self.server.close()
 
 
 def latency(work: Path, reps: int, samples: int, caller_poll_s: float, round_ms: int) -> dict[str, Any]:
@@ -250,6 +331,7 @@ def latency(work: Path, reps: int, samples: int, caller_poll_s: float, round_ms:
             "dispatch_round_ms": round_ms,
             "reps": rows,
             "press_all": summary(all_press),
+            "stages": stage_summary(press.stages),
             "broker_all": summary(all_rtt),
             "ratio_p50_median": statistics.median(r["ratio_p50"] for r in rows),
             "ratio_p99_median": statistics.median(r["ratio_p99"] for r in rows),

@@ -86,6 +86,14 @@ def health(request: Request) -> dict[str, Any]:
     return {"status": "ok", "database": ctx.db.dialect, "bus": bus}
 
 
+@router.get("/metrics")
+def metrics(request: Request) -> dict[str, Any]:
+    """How far behind this server process is: ingest and dispatch-round lags (hall_server/metrics.py)."""
+    ctx = _ctx(request)
+    rounds = getattr(request.app.state, "rounds", None)
+    return {**ctx.metrics.snapshot(), "rounds_run": getattr(rounds, "rounds_run", 0)}
+
+
 @router.put("/topology")
 def put_topology(request: Request, body: Annotated[TopologyIn, Body()], principal: Admin) -> dict[str, int]:
     ctx = _ctx(request)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,6 @@ log = logging.getLogger(__name__)
 QOS = 1
 RECONNECT_MIN_S = 0.2
 RECONNECT_MAX_S = 5
-
-
 
 
 def _failed(reason: ReasonCode | Any) -> bool:
@@ -249,6 +248,7 @@ class Ingest:
         self.applied = 0
         self.superseded = 0
         self._thread = threading.Thread(target=self._run, name="bus-ingest", daemon=True)
+        ctx.metrics.gauge("ingest_queue", self.queue.qsize)
 
     def start(self) -> None:
         self._thread.start()
@@ -258,6 +258,7 @@ class Ingest:
         self._thread.join(timeout=10)
 
     def put(self, message: mqtt.MQTTMessage) -> None:
+        message.timestamp = time.monotonic()  # when it arrived, for the ingest lag
         self.queue.put(message)
 
     def _batch(self) -> list[mqtt.MQTTMessage | None]:
@@ -277,7 +278,12 @@ class Ingest:
             latest = {m.topic: i for i, m in enumerate(messages) if _latest_value_topic(m.topic)}
             wanted = [m for i, m in enumerate(messages) if latest.get(m.topic, i) == i]
             self.superseded += len(messages) - len(wanted)
+            started = time.monotonic()
             self._apply(wanted)
+            done = time.monotonic()
+            self.ctx.metrics.ingest_batch.add((done - started) * 1000)
+            for message in messages:
+                self.ctx.metrics.ingest_lag.add((done - message.timestamp) * 1000)
             for message in messages:  # after the commit: the broker may forget them now
                 self.client.ack(message.mid, message.qos)
             if stopping:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from hall_server.db import Database, local_tz
+from hall_server.metrics import ServerMetrics
 from hall_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class HallContext:
     rounds: RoundRequester = field(default_factory=NullRounds)
     #: short-lived caches owned by this context (e.g. other halls' wait forecasts, hall_server/queueing.py)
     caches: dict[str, Any] = field(default_factory=dict)
+    #: how far behind this process is (GET /api/metrics)
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -8,6 +8,7 @@ SQLITE_BUSY when another writer committed in between, and the busy timeout does 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -75,7 +76,14 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
 
 
 class Database:
-    """Session factories: `write()` for decisions (serialised on SQLite), `read()` for queries."""
+    """Session factories: `write()` for decisions (serialised on SQLite), `read()` for queries.
+
+    On SQLite the writers of this process also queue on a lock of their own before ``BEGIN IMMEDIATE``.
+    SQLite's busy handler makes a waiting writer sleep and poll (up to 100 ms a try), so under the city
+    twin's load the ingest, the dispatch rounds and the HTTP threads convoyed behind each other; a
+    Python lock hands the database over the moment the previous commit ends. Other processes still
+    meet the busy timeout.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -84,11 +92,16 @@ class Database:
         writer = self.engine.execution_options(**{IMMEDIATE: True})
         self._write = sessionmaker(bind=writer, expire_on_commit=False)
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._writers: threading.RLock | None = threading.RLock() if self.dialect == "sqlite" else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        with self._write() as session, session.begin():
+        if self._writers is None:
+            with self._write() as session, session.begin():
+                yield session
+            return
+        with self._writers, self._write() as session, session.begin():
             yield session
 
     @contextmanager

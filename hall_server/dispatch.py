@@ -26,8 +26,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hall_server import audit, commands
-from hall_server.context import HallContext, wake_round
-from hall_server.errors import ConflictError, NotFoundError
+from hall_server.context import OUTBOX_KEY, HallContext, wake_round
+from hall_server.errors import ConflictError, HallError, NotFoundError
 from hall_server.models import Device, Hall, Ticket, Window
 from hall_server.visits import start_period, visit_of
 from hallbus.catalogue import CALLER, HALL_SCREEN, VOICE, WINDOW_SCREEN
@@ -163,18 +163,43 @@ def dispatch_pass(ctx: HallContext, session: Session, hall_id: str, now: int | N
 
 
 def run_round(ctx: HallContext, hall_id: str, now: int | None = None) -> RoundOutcome:
-    """One dispatch round in its own transaction (what the scheduler runs)."""
+    """One dispatch round in its own transaction."""
+    return run_rounds(ctx, [hall_id], now)[0]
+
+
+def run_rounds(ctx: HallContext, hall_ids: Sequence[str], now: int | None = None) -> list[RoundOutcome]:
+    """The due rounds of many halls in one transaction (what the scheduler runs), each in a savepoint.
+
+    One write transaction per batch instead of per hall: at city scale the scheduler otherwise queued
+    for the write connection once per hall behind the ingest and the HTTP requests (city twin). Halls
+    are locked in id order, so two processes' batches cannot deadlock each other. A hall whose round
+    is refused (a `HallError`) rolls back alone and is reported with no assignments.
+    """
+    outcomes: list[RoundOutcome] = []
     with ctx.transaction() as session:
-        hall = lock_hall(session, hall_id)
-        at = now if now is not None else now_ms()
-        round_ms = ctx.settings.dispatch_round_ms
-        if round_ms > 0 and hall.last_round_at and at < hall.last_round_at + round_ms:
-            return RoundOutcome(hall_id, retry_at=hall.last_round_at + round_ms)
-        release_holds(ctx, session, hall_id, at)
-        made = _round(ctx, session, hall, at)
-        next_hold = session.scalar(
-            select(func.min(Ticket.held_until)).where(Ticket.hall_id == hall_id, Ticket.state == "held")
-        )
+        for hall_id in sorted(set(hall_ids)):
+            queued = len(session.info.get(OUTBOX_KEY, []))
+            try:
+                with session.begin_nested():
+                    outcomes.append(_hall_round(ctx, session, hall_id, now))
+            except HallError as exc:
+                del session.info.get(OUTBOX_KEY, [])[queued:]  # the savepoint's commands were rolled back
+                log.warning("hall=%s dispatch round refused: %s", hall_id, exc.detail)
+                outcomes.append(RoundOutcome(hall_id))
+    return outcomes
+
+
+def _hall_round(ctx: HallContext, session: Session, hall_id: str, now: int | None) -> RoundOutcome:
+    hall = lock_hall(session, hall_id)
+    at = now if now is not None else now_ms()
+    round_ms = ctx.settings.dispatch_round_ms
+    if round_ms > 0 and hall.last_round_at and at < hall.last_round_at + round_ms:
+        return RoundOutcome(hall_id, retry_at=hall.last_round_at + round_ms)
+    release_holds(ctx, session, hall_id, at)
+    made = _round(ctx, session, hall, at)
+    next_hold = session.scalar(
+        select(func.min(Ticket.held_until)).where(Ticket.hall_id == hall_id, Ticket.state == "held")
+    )
     return RoundOutcome(hall_id, made, next_hold_at=int(next_hold) if next_hold is not None else None)
 
 
@@ -201,11 +226,13 @@ def _round(ctx: HallContext, session: Session, hall: Hall, at: int) -> list[Assi
     hall.round_seq += 1
     hall.last_round_at = at
     by_id = {w.id: w for w in windows}
+    devices = announcers(session, hall.id)  # once per round, not three queries per call
     made = []
     for decision in decisions:
         ticket = session.get(Ticket, decision.ticket_id)
         assert ticket is not None
-        made.append(call_ticket(ctx, session, ticket, by_id[decision.window_id], decision, hall.round_seq))
+        window = by_id[decision.window_id]
+        made.append(call_ticket(ctx, session, ticket, window, decision, hall.round_seq, devices))
     return made
 
 
@@ -237,7 +264,13 @@ def release_holds(ctx: HallContext, session: Session, hall_id: str, at: int) -> 
 
 
 def call_ticket(
-    ctx: HallContext, session: Session, ticket: Ticket, window: Window, decision: Decision, round_id: int
+    ctx: HallContext,
+    session: Session,
+    ticket: Ticket,
+    window: Window,
+    decision: Decision,
+    round_id: int,
+    devices: list[Device] | None = None,
 ) -> Assignment:
     now = now_ms()
     taken = session.execute(
@@ -292,7 +325,7 @@ def call_ticket(
         round_id,
         ",".join(decision.candidates),
     )
-    announce(ctx, session, ticket, window)
+    announce(ctx, session, ticket, window, devices=devices)
     return Assignment(ticket.id, ticket.number, window.id, decision.candidates, decision.draw, round_id)
 
 
@@ -300,26 +333,38 @@ def call_text(ticket: Ticket, window: Window) -> str:
     return f"{ticket.number}请到{window.number}号窗口"
 
 
-def announce(ctx: HallContext, session: Session, ticket: Ticket, window: Window, recall: bool = False) -> None:
+def announce(
+    ctx: HallContext,
+    session: Session,
+    ticket: Ticket,
+    window: Window,
+    recall: bool = False,
+    devices: list[Device] | None = None,
+) -> None:
     """Show a call on the window screen, the caller keypad and every hall screen, and say it.
 
     Each hall speaker queues announcements itself, so two calls are never spoken over each other.
+    `devices` are the hall's `announcers` when the caller already has them.
     """
     text = call_text(ticket, window)[:128]
-    for device in _devices(session, window.hall_id, window.id, (WINDOW_SCREEN, CALLER)):
-        if device.kind == WINDOW_SCREEN:
-            commands.send_to_device(ctx, session, device, "show_text", {"text": text})
-        else:
-            commands.send_to_device(ctx, session, device, "show_number", {"text": ticket.number[:8], "blink": 3})
-    for device in _devices(session, window.hall_id, None, (HALL_SCREEN,)):
-        commands.send_to_device(ctx, session, device, "show_text", {"text": text})
     spoken = {"ticket_no": ticket.number, "window_no": str(window.number), "recall": recall}
-    for device in _devices(session, window.hall_id, None, (VOICE,)):
-        commands.send_to_device(ctx, session, device, "announce", spoken)
+    for device in devices if devices is not None else announcers(session, window.hall_id):
+        if device.kind == WINDOW_SCREEN and device.window_id == window.id:
+            commands.send_to_device(ctx, session, device, "show_text", {"text": text})
+        elif device.kind == CALLER and device.window_id == window.id:
+            commands.send_to_device(ctx, session, device, "show_number", {"text": ticket.number[:8], "blink": 3})
+        elif device.kind == HALL_SCREEN:
+            commands.send_to_device(ctx, session, device, "show_text", {"text": text})
+        elif device.kind == VOICE:
+            commands.send_to_device(ctx, session, device, "announce", spoken)
 
 
-def _devices(session: Session, hall_id: str, window_id: str | None, kinds: tuple[str, ...]) -> list[Device]:
-    stmt = select(Device).where(Device.hall_id == hall_id, Device.kind.in_(kinds))
-    if window_id is not None:
-        stmt = stmt.where(Device.window_id == window_id)
-    return list(session.scalars(stmt.order_by(Device.id)))
+ANNOUNCER_KINDS = (WINDOW_SCREEN, CALLER, HALL_SCREEN, VOICE)
+
+
+def announcers(session: Session, hall_id: str) -> list[Device]:
+    """The devices a call is shown or spoken on, in a fixed order: window screens and callers (each
+    window's own), hall screens and speakers (all of them)."""
+    order = {kind: i for i, kind in enumerate(ANNOUNCER_KINDS)}
+    found = session.scalars(select(Device).where(Device.hall_id == hall_id, Device.kind.in_(ANNOUNCER_KINDS)))
+    return sorted(found, key=lambda d: (order[d.kind], d.id))

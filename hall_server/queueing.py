@@ -92,6 +92,19 @@ def wait_percentile(c: int, lam: float, mu: float, p: float) -> float:
     return math.log(prob_wait / (1 - p)) / (c * mu - lam)
 
 
+def state_wait(ahead: int, idle: int, c: int, mu: float) -> float:
+    """The M/M/c wait of a ticket that finds `ahead` tickets before it and `idle` of `c` windows free.
+
+    A free window takes the ticket at the next round when fewer tickets are ahead than windows are
+    free; otherwise the ticket waits for `ahead - idle + 1` departures from c busy windows, each after
+    an exponential time of mean 1/(c μ). Measured in the city twin, this conditional figure beats the
+    steady-state Erlang C mean for a ticket's own wait: the mean averages over queues this ticket
+    does not see.
+    """
+    departures = ahead - idle + 1
+    return departures / (max(c, 1) * mu) if departures > 0 else 0.0
+
+
 def fallback_wait(queue_length: int, mean_service_s: float, open_windows: int) -> float:
     """Queue length × mean service time / open windows (one window assumed if none is open)."""
     return queue_length * mean_service_s / max(open_windows, 1)
@@ -125,6 +138,7 @@ class Forecast:
     utilisation: float | None
     predicted_wait_s: float
     method: str  # "erlang_c" or "fallback"
+    steady_wait_s: float | None = None  # the Erlang C mean wait of the group (its long-run average)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,11 +167,14 @@ def forecast(
     """
     s = ctx.settings
     at = now if now is not None else now_ms()
-    windows = session.execute(select(Window.categories, Window.state).where(Window.hall_id == hall_id)).all()
+    windows = session.execute(
+        select(Window.categories, Window.state, Window.current_ticket_id).where(Window.hall_id == hall_id)
+    ).all()
     group = [w for w in windows if _eligible(w.categories, category)]
     if not group:
         return None
     open_windows = sum(1 for w in group if w.state not in CLOSED_STATES)
+    idle = sum(1 for w in group if w.state == "ready" and w.current_ticket_id is None)
     c = open_windows or len(group)
     waiting_by_cat = dict(
         session.execute(
@@ -203,8 +220,10 @@ def forecast(
     queue = sum(int(waiting_by_cat.get(cat, 0)) for cat in competing | {category})
     ahead = max(queue - 1, 0) if ahead_only else queue
     utilisation = lam / (c * mu) if lam is not None else None
+    steady = None
     if lam is not None and len(durations) >= s.min_samples and utilisation is not None and utilisation < 1:
-        predicted = max(mean_wait(c, lam, mu), ahead / (c * mu))
+        steady = mean_wait(c, lam, mu)
+        predicted = state_wait(ahead, idle, c, mu) if ahead_only else max(steady, ahead / (c * mu))
         method = "erlang_c"
     else:
         predicted = fallback_wait(ahead, mean_service, c)
@@ -221,6 +240,7 @@ def forecast(
         utilisation=round(utilisation, 4) if utilisation is not None else None,
         predicted_wait_s=round(predicted, 1),
         method=method,
+        steady_wait_s=round(steady, 1) if steady is not None else None,
     )
 
 

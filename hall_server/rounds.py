@@ -3,8 +3,10 @@
 Events (a CALL press, a ticket issued, a resume, a transfer) ask for a round one collection period
 later; a hold asks for one at its return time. Requests arrive after the commit of the transaction
 that made them (`HallContext.transaction`). Requests for a hall are coalesced: one round serves every
-event of its collection period. The database keeps rounds of a hall at least `dispatch_round_ms`
-apart across server processes (`dispatch.run_round`); a too-early round is simply rescheduled.
+event of its collection period, and the rounds of halls due together run in one transaction
+(`dispatch.run_rounds`); how late rounds run, and how long they take, goes to `ctx.metrics`. The
+database keeps rounds of a hall at least `dispatch_round_ms` apart across server processes; a
+too-early round is simply rescheduled.
 
 A slow recovery sweep (`dispatch_recovery_s`, default 30 s, and once at start) asks for a round in
 halls that have ready windows or held tickets, so a wake-up lost with a crashed process is not lost
@@ -24,13 +26,13 @@ from sqlalchemy.exc import OperationalError
 
 from hall_server import dispatch
 from hall_server.context import HallContext
-from hall_server.errors import HallError
 from hall_server.models import Ticket, Window
 from hallbus.models import now_ms
 
 log = logging.getLogger(__name__)
 
 BUSY_RETRY_MS = 100
+BATCH = 50  # halls per round transaction
 
 
 class RoundScheduler:
@@ -63,17 +65,18 @@ class RoundScheduler:
             heapq.heappush(self._heap, (at_ms, hall))
             self._cond.notify()
 
-    def _next_due(self, recovery_at: float) -> list[str]:
-        """Block until some hall's round is due or the recovery sweep is; return the due halls."""
+    def _next_due(self, recovery_at: float) -> list[tuple[str, int]]:
+        """Block until some hall's round is due or the recovery sweep is; return the due halls and
+        when each was due (at most `BATCH` of them: a round transaction stays short)."""
         with self._cond:
             while not self._stop:
                 now = now_ms()
-                due: list[str] = []
-                while self._heap and self._heap[0][0] <= now:
+                due: list[tuple[str, int]] = []
+                while self._heap and self._heap[0][0] <= now and len(due) < BATCH:
                     at, hall = heapq.heappop(self._heap)
                     if self._scheduled.get(hall) == at:
                         del self._scheduled[hall]
-                        due.append(hall)
+                        due.append((hall, at))
                 if due:
                     return due
                 until_recovery = recovery_at - time.monotonic()
@@ -95,27 +98,31 @@ class RoundScheduler:
             with self._cond:
                 if self._stop:
                     return
-            for hall in halls:
-                self._round(hall)
+            if halls:
+                self._rounds(halls)
             if time.monotonic() >= recovery_at:
                 self._recover()
                 recovery_at = time.monotonic() + interval
 
-    def _round(self, hall: str) -> None:
+    def _rounds(self, due: list[tuple[str, int]]) -> None:
+        started = now_ms()
+        for _, at in due:
+            self.ctx.metrics.round_late.add(max(0, started - at))
+        halls = [hall for hall, _ in due]
         try:
-            outcome = dispatch.run_round(self.ctx, hall)
+            outcomes = dispatch.run_rounds(self.ctx, halls)
         except OperationalError as exc:
-            log.warning("hall=%s dispatch round: database busy (%s); retrying", hall, exc.orig)
-            self.request(hall, now_ms() + BUSY_RETRY_MS)
+            log.warning("dispatch rounds of %d halls: database busy (%s); retrying", len(halls), exc.orig)
+            for hall in halls:
+                self.request(hall, now_ms() + BUSY_RETRY_MS)
             return
-        except HallError as exc:
-            log.warning("hall=%s dispatch round refused: %s", hall, exc.detail)
-            return
-        self.rounds_run += 1
-        if outcome.retry_at is not None:
-            self.request(hall, outcome.retry_at)
-        if outcome.next_hold_at is not None:
-            self.request(hall, outcome.next_hold_at)
+        self.ctx.metrics.round_duration.add(now_ms() - started)
+        for outcome in outcomes:
+            self.rounds_run += 1
+            if outcome.retry_at is not None:
+                self.request(outcome.hall, outcome.retry_at)
+            if outcome.next_hold_at is not None:
+                self.request(outcome.hall, outcome.next_hold_at)
 
     def _recover(self) -> None:
         try:

@@ -76,7 +76,8 @@ def simulate_command(
     typer.echo(
         f"{result.halls} halls, {result.devices} devices: {result.tickets_issued} tickets, wait p50 "
         f"{result.wait_p50_s} s p95 {result.wait_p95_s} s, double calls {result.double_calls}/"
-        f"{result.server_double_calls}, predicted-wait MAE {result.predicted_mae_s} s; took {result.duration_s} s; "
+        f"{result.server_double_calls}, predicted-wait MAE {result.predicted_mae_s} s, server kept up: "
+        f"{result.server_kept_up}; took {result.duration_s} s; "
         f"report in {result.report_dir}/report.md"
     )
     if result.double_calls or result.server_double_calls:

@@ -97,6 +97,12 @@ class TwinResult:
     predicted_mae_s: float | None = None
     predicted_mae_s_util_le_09: float | None = None
     predicted_samples: int = 0
+    #: how far behind the server fell (GET /api/metrics, polled during the run; real milliseconds)
+    server_ingest_lag_p95_ms: float | None = None
+    server_round_late_p95_ms: float | None = None
+    server_ingest_queue_max: int = 0
+    server_cores: float | None = None
+    server_kept_up: bool | None = None
     per_hall: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -118,6 +124,59 @@ def split_hosts(plans: list[HallPlan], hosts: int) -> list[list[HallPlan]]:
     return [g for g in groups if g]
 
 
+class ServerLag:
+    """Watches the server's own lags during the run, so the report can say whether the waits measure the
+    city or a server that fell behind it (hall_server/metrics.py)."""
+
+    EVERY_S = 5.0
+
+    def __init__(self) -> None:
+        self.ingest_p95: list[float] = []
+        self.round_p95: list[float] = []
+        self.queue_max = 0
+        self._cpu0 = self._t0 = self._next = 0.0
+        self.cores: float | None = None
+
+    def start(self, server: ServerProcess) -> None:
+        self._t0 = time.monotonic()
+        self._cpu0 = _cpu_seconds(server)
+        self._next = self._t0 + self.EVERY_S
+
+    def poll(self, server: ServerProcess) -> None:
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.EVERY_S
+        try:
+            m = server.get("/api/metrics")
+        except Exception as exc:  # a busy server answering late is itself a finding, not a failure
+            log.warning("server metrics unavailable: %s", exc)
+            return
+        for key, into in (("ingest_lag", self.ingest_p95), ("round_late", self.round_p95)):
+            if m[key]["p95_ms"] is not None:
+                into.append(float(m[key]["p95_ms"]))
+        self.queue_max = max(self.queue_max, int(m.get("ingest_queue", 0)))
+        self.cores = (_cpu_seconds(server) - self._cpu0) / max(1e-3, time.monotonic() - self._t0)
+
+    def into(self, r: TwinResult, speed: float) -> None:
+        """The worst p95 seen; the server kept up if it never fell a simulated minute behind."""
+        r.server_ingest_lag_p95_ms = max(self.ingest_p95, default=None)
+        r.server_round_late_p95_ms = max(self.round_p95, default=None)
+        r.server_ingest_queue_max = self.queue_max
+        r.server_cores = round(self.cores, 2) if self.cores is not None else None
+        worst = max(r.server_ingest_lag_p95_ms or 0.0, r.server_round_late_p95_ms or 0.0)
+        r.server_kept_up = worst * speed / 1000 <= 60 if self.ingest_p95 else None
+
+
+def _cpu_seconds(server: ServerProcess) -> float:
+    if server.proc is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class CityTwin:
     def __init__(self, options: TwinOptions) -> None:
         self.opt = options
@@ -133,6 +192,7 @@ class CityTwin:
         self.server: ServerProcess | None = None
         self.procs: list[subprocess.Popen[bytes]] = []
         self.host_dirs: list[Path] = []
+        self.lag = ServerLag()
 
     def run(self) -> TwinResult:
         started = time.monotonic()
@@ -141,6 +201,7 @@ class CityTwin:
             setup_done = time.monotonic()
             results = self._simulate()
             result = self._summarise(results)
+            self.lag.into(result, self.opt.speed)
             result.setup_s = round(setup_done - started, 1)
             result.run_s = round(time.monotonic() - setup_done, 1)
             result.duration_s = round(time.monotonic() - started, 1)
@@ -235,10 +296,14 @@ class CityTwin:
             (d / "go.json").write_text(json.dumps({"t0": t0, "settle_s": self.opt.settle_s}))
         end = t0 + self.opt.hours * 3600 / self.opt.speed
         deadline = end + self.opt.settle_s + 120 + 60 * len(self.plans) / 50
+        assert self.server is not None
+        self.lag.start(self.server)
         while time.monotonic() < deadline + time.monotonic() - time.time():
             if all((d / "result.json").exists() for d in self.host_dirs):
                 break
             self._check_hosts()
+            if time.time() < end:
+                self.lag.poll(self.server)
             time.sleep(0.5)
         results = []
         for d in self.host_dirs:
@@ -343,6 +408,21 @@ def _fmt_min(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def _fmt_ms(ms: float | None) -> str:
+    return "–" if ms is None else f"{ms:.0f} ms"
+
+
+def _kept_up(r: TwinResult) -> str:
+    if r.server_kept_up is None:
+        return "The server's lag was not measured."
+    if r.server_kept_up:
+        return "**The server kept up** (never a simulated minute behind): the waits are the city's."
+    return (
+        "**The server fell behind the city** (more than a simulated minute at times): the waits include "
+        "the server's lag, so they overstate the city's; run slower (`--speed`) or fewer halls for the city's own."
+    )
+
+
 def _markdown(r: TwinResult, charts: list[str]) -> str:
     lines = [
         "# City twin report",
@@ -366,6 +446,11 @@ def _markdown(r: TwinResult, charts: list[str]) -> str:
         f"| Predicted wait MAE, all halls ({r.predicted_samples} tickets) | {_fmt_min(r.predicted_mae_s)} |",
         "| Predicted wait MAE, halls at utilisation <= 0.9 (target <= 2 min) | "
         f"{_fmt_min(r.predicted_mae_s_util_le_09)} |",
+        f"| Server behind the city, worst p95: ingest / dispatch round (real ms) | "
+        f"{_fmt_ms(r.server_ingest_lag_p95_ms)} / {_fmt_ms(r.server_round_late_p95_ms)} |",
+        f"| Server CPU in the run (cores) / deepest ingest queue | {r.server_cores} / {r.server_ingest_queue_max} |",
+        "",
+        _kept_up(r),
         "",
     ]  # fmt: skip
     lines += [f"![{c}]({c})" for c in charts]

@@ -29,8 +29,12 @@ def test_a_short_twin_run_has_no_double_calls_and_writes_its_report(broker: Mosq
     assert result.tickets_issued > 20
     assert result.served > 10
     assert result.wait_p95_s is not None
+    # the server's own lag is measured, so the report can tell a slow city from a slow server
+    assert result.server_ingest_lag_p95_ms is not None and result.server_kept_up is not None
+    assert result.server_cores is not None and result.server_cores > 0
     report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
     assert report["halls"] == 3 and len(report["per_hall"]) == 3
-    assert "City wait p50 / p95" in (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    markdown = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "City wait p50 / p95" in markdown and "Server behind the city" in markdown
     for chart in ("waits.png", "wait_p95_by_hall.png", "predicted_vs_realised.png", "arrivals.png"):
         assert (tmp_path / "report" / chart).read_bytes()[:4] == b"\x89PNG"

@@ -66,6 +66,17 @@ def _topology(hall_topology) -> dict:
     return near
 
 
+def test_state_wait_counts_the_departures_a_ticket_waits_for():
+    """A free window takes the ticket at once; behind n tickets at c busy windows it waits n+1 departures."""
+    mu = 1 / 300
+    assert queueing.state_wait(ahead=0, idle=1, c=2, mu=mu) == 0.0
+    assert queueing.state_wait(ahead=1, idle=2, c=2, mu=mu) == 0.0
+    assert queueing.state_wait(ahead=0, idle=0, c=2, mu=mu) == pytest.approx(150.0)
+    assert queueing.state_wait(ahead=3, idle=0, c=2, mu=mu) == pytest.approx(600.0)
+    assert queueing.state_wait(ahead=3, idle=1, c=2, mu=mu) == pytest.approx(450.0)
+    assert queueing.state_wait(ahead=3, idle=0, c=0, mu=mu) == pytest.approx(1200.0)  # no open window: one
+
+
 def test_waits_and_recommendation(sqlite_url, hall_topology):
     """GIVEN a 1-window hall with 12 waiting enterprise tickets and a 4-window hall 1.6 km away with none
     WHEN another ticket is issued THEN its predicted wait is long (fallback), and the response suggests h2;
@@ -115,6 +126,11 @@ def test_erlang_c_method_from_observed_rates(sqlite_url, hall_topology):
         assert w["mean_service_s"] == 300.0
         lam, mu = w["arrival_rate_per_h"] / 3600, 1 / 300
         assert w["predicted_wait_s"] >= queueing.mean_wait(2, lam, mu) - 0.1
+        assert w["steady_wait_s"] == pytest.approx(queueing.mean_wait(2, lam, mu), abs=0.1)
+        # a new ticket's own estimate is conditional on what it finds: 4 ahead (+ itself), both windows busy
+        ticket = client.post("/api/halls/h1/tickets", json={"matter": "biz_license"}).json()
+        assert ticket["wait_method"] == "erlang_c"
+        assert ticket["predicted_wait_s"] == pytest.approx((w["queue"] + 1) * 300 / 2, abs=1)
 
 
 def ctx_now() -> int:
