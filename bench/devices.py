@@ -17,9 +17,10 @@ step of the ladder, on a fresh `hallctl server` process (SQLite) and one Mosquit
   round trip (TCP_NODELAY on every socket).
 
 Each step reports press -> screen p50/p99/max over all its samples (`--reps` blocks of `--samples`),
-the broker round trip, their ratios (median over blocks), the server process's CPU in cores over the
-measured period, the server's own lags (GET /api/metrics) and what the swarm did. The ladder stops
-after the first step whose p99 exceeds `--limit-ms` (100).
+the broker round trip, their ratios (median over blocks), the server process's CPU in cores with the
+swarm alone (the devices' cost) and with the probe pressing too, the server's own lags (GET
+/api/metrics) and what the swarm did. The ladder stops after the first step whose p99 exceeds
+`--limit-ms` (100).
 """
 
 from __future__ import annotations
@@ -131,9 +132,12 @@ def step(
         swarm = SwarmProcess(work, plans, broker, server, args.load)
         probe = PressToScreen(work, broker, args.caller_poll, args.round_ms, server=server, plan=PROBE)
         absorbed_s = wait_absorbed(server)
-        swarm.go()
-        time.sleep(args.warmup)
         assert server.proc is not None
+        swarm.go()
+        time.sleep(2.0)  # the first CALL presses of every window settle
+        cpu_w, t_w = cpu_seconds(server.proc.pid), time.monotonic()
+        time.sleep(args.warmup)  # the swarm alone: what the devices cost the server, without the probe
+        swarm_cores = (cpu_seconds(server.proc.pid) - cpu_w) / (time.monotonic() - t_w)
         cpu0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
         blocks, every_press, every_rtt = [], [], []
         for _ in range(args.reps):
@@ -142,6 +146,7 @@ def step(
             for _ in range(args.samples):
                 presses.append(probe.sample())
                 trips.append(rtt.sample())
+                time.sleep(args.gap)
             probe.settle()
             every_press += presses
             every_rtt += trips
@@ -159,7 +164,8 @@ def step(
         "halls": len(plans) + 1,
         "tickets_per_s_asked": round(swarm.tickets_per_s, 2) if swarm else None,
         "births_absorbed_s": round(absorbed_s, 1),
-        "server_cores": round(cores, 3),
+        "server_cores_swarm_only": round(swarm_cores, 3),
+        "server_cores_with_probe": round(cores, 3),
         "press": summary(every_press),
         "stages": stage_summary(probe.stages) if probe else {},
         "broker": summary(every_rtt),
@@ -176,6 +182,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5, help="blocks per step (each a median for the ratios)")
     parser.add_argument("--samples", type=int, default=100, help="press samples per block")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds of load before measuring")
+    parser.add_argument("--gap", type=float, default=0.05, help="seconds between probe samples")
     parser.add_argument("--load", type=float, default=1.0, help="x the design peak demand per device")
     parser.add_argument("--limit-ms", type=float, default=100.0)
     parser.add_argument("--caller-poll", type=float, default=0.01, help="probe's HDP/1 caller poll interval, s")

@@ -93,21 +93,28 @@ def _decode(topic_name: str, payload: bytes) -> Decoded | None:
 
 
 def handle_batch(ctx: HallContext, messages: list[tuple[str, bytes]]) -> int:
-    """Apply many messages in one transaction, each in a savepoint of its own; returns how many applied.
+    """Apply many messages in few transactions, each message in a savepoint of its own; returns how
+    many applied.
 
     One write transaction per batch instead of per message: at city scale the ingest otherwise waited
     for the write connection behind every HTTP request once per message (profiled in the city twin).
-    A message that fails rolls back its own savepoint only (and the commands it queued); a database
-    error on the batch falls back to applying the messages one by one.
+    A transaction ends early at a message that queued commands (a CALL press, say), so its screens
+    and voice are not held back behind the rest of the batch (bench/devices.py: the server's share of
+    press -> screen). A message that fails rolls back its own savepoint only (and the commands it
+    queued); a database error falls back to applying the rest one by one.
     """
     decoded = [d for d in (_decode(t, p) for t, p in messages) if d is not None]
-    if not decoded:
-        return 0
-    try:
-        return _apply_in_savepoints(ctx, decoded)
-    except OperationalError as exc:
-        log.warning("database error applying a batch of %d (%s); applying one by one", len(decoded), exc.orig)
-        return sum(_apply_with_retry(ctx, *d) for d in decoded)
+    applied = start = 0
+    while start < len(decoded):
+        try:
+            done, used = _apply_in_savepoints(ctx, decoded[start:])
+        except OperationalError as exc:
+            rest = decoded[start:]
+            log.warning("database error applying a batch of %d (%s); applying one by one", len(rest), exc.orig)
+            return applied + sum(_apply_with_retry(ctx, *d) for d in rest)
+        applied += done
+        start += used
+    return applied
 
 
 def _known_halls(ctx: HallContext, session: Session, wanted: set[str]) -> frozenset[str]:
@@ -120,11 +127,14 @@ def _known_halls(ctx: HallContext, session: Session, wanted: set[str]) -> frozen
     return known
 
 
-def _apply_in_savepoints(ctx: HallContext, decoded: list[Decoded]) -> int:
-    applied = 0
+def _apply_in_savepoints(ctx: HallContext, decoded: list[Decoded]) -> tuple[int, int]:
+    """Apply messages from the head of `decoded` in one transaction, up to and including the first
+    that queued commands; returns (applied, messages used)."""
+    applied = used = 0
     with ctx.transaction() as session:
         known = _known_halls(ctx, session, {topic.hall for topic, _, _ in decoded})
         for topic, message, apply in decoded:
+            used += 1
             if topic.hall not in known:
                 continue
             queued = len(session.info.get(OUTBOX_KEY, []))
@@ -143,7 +153,9 @@ def _apply_in_savepoints(ctx: HallContext, decoded: list[Decoded]) -> int:
             except Exception:  # a bug on one message costs that message, not the batch around it
                 del session.info.get(OUTBOX_KEY, [])[queued:]
                 log.exception("hall=%s failed to apply a %s message", topic.hall, topic.kind.value)
-    return applied
+            if len(session.info.get(OUTBOX_KEY, [])) > queued:
+                break  # commit now: this message's commands go out without waiting for the rest
+    return applied, used
 
 
 def _apply_with_retry(ctx: HallContext, topic: Topic, message: BaseModel, apply: Apply) -> bool:

@@ -9,7 +9,7 @@ database keeps rounds of a hall at least `dispatch_round_ms` apart across server
 too-early round is simply rescheduled.
 
 A slow recovery sweep (`dispatch_recovery_s`, default 30 s, and once at start) asks for a round in
-halls that have ready windows or held tickets, so a wake-up lost with a crashed process is not lost
+halls that have ready windows and waiting tickets, or held tickets, so a wake-up lost with a crashed process is not lost
 for good. It reads two small indexed aggregates, not the queue.
 """
 
@@ -32,7 +32,7 @@ from hallbus.models import now_ms
 log = logging.getLogger(__name__)
 
 BUSY_RETRY_MS = 100
-BATCH = 50  # halls per round transaction
+BATCH = 20  # halls per round transaction: it holds the write lock
 
 
 class RoundScheduler:
@@ -125,13 +125,21 @@ class RoundScheduler:
                 self.request(outcome.hall, outcome.next_hold_at)
 
     def _recover(self) -> None:
+        """Ask for a round where one could do something: ready windows and waiting tickets in the same
+        hall (a lost wake-up), or held tickets. Ready windows alone are the normal idle hall: asking for
+        their rounds every sweep held the write lock for ~0.5 s in a city of idle windows (bench/devices.py)."""
         try:
             with self.ctx.db.read() as session:
-                ready = session.scalars(
-                    select(Window.hall_id)
-                    .where(Window.state == "ready", Window.current_ticket_id.is_(None))
-                    .group_by(Window.hall_id)
-                ).all()
+                ready = set(
+                    session.scalars(
+                        select(Window.hall_id)
+                        .where(Window.state == "ready", Window.current_ticket_id.is_(None))
+                        .group_by(Window.hall_id)
+                    )
+                )
+                waiting = set(
+                    session.scalars(select(Ticket.hall_id).where(Ticket.state == "waiting").group_by(Ticket.hall_id))
+                )
                 holds = session.execute(
                     select(Ticket.hall_id, func.min(Ticket.held_until))
                     .where(Ticket.state == "held")
@@ -141,7 +149,7 @@ class RoundScheduler:
             log.warning("dispatch recovery sweep: database busy (%s)", exc.orig)
             return
         now = now_ms()
-        for hall in ready:
+        for hall in sorted(ready & waiting):
             self.request(hall, now)
         for hall, at in holds:
             self.request(hall, int(at) if at is not None else now)

@@ -162,3 +162,19 @@ def test_rounds_run_from_the_scheduler_without_polling(sqlite_url, hall_topology
         back = wait_until(lambda: client.get(f"/api/tickets/{ticket['id']}").json()["state"] == "called", timeout=10)
         assert back
         assert client.post("/api/halls/h1/windows/w1/transfer", json={"bogus": 1}).status_code == 422
+
+
+def test_recovery_sweep_asks_only_where_a_round_could_call_someone(make_ctx, sqlite_url, hall_topology):
+    """GIVEN rounds on and a window ready with nobody waiting THEN the recovery sweep leaves the hall alone
+    (an idle hall costs it nothing); WHEN a ticket waits too (a wake-up lost) THEN it asks for a round."""
+    from hall_server.rounds import RoundScheduler
+
+    ctx = make_ctx(sqlite_url, hall_topology(windows=2))
+    ctx.settings = Settings(database_url=sqlite_url, dispatch_round_ms=300)
+    _act(ctx, "w1", "call-next")  # ready, nothing to call
+    sweeper = RoundScheduler(ctx)  # not started: only its sweep is used
+    sweeper._recover()
+    assert sweeper._scheduled == {}
+    issue_ticket(ctx, "h1", IssueRequest("biz_license"))
+    sweeper._recover()
+    assert list(sweeper._scheduled) == ["h1"]
