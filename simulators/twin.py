@@ -357,7 +357,8 @@ class CityTwin:
             r.refused += hall["refused"]
             r.double_calls += hall["double_calls"]
             r.server_double_calls += int(stats.get("double_calls", 0))
-            r.ratings_pressed += len(pressed)
+            # a key pressed for a request other than the one the citizen expected is still a rating pressed
+            r.ratings_pressed += len(pressed) + int(hall["rating_outcomes"].get("replaced", 0))
             r.ratings_stored += len(stored)
             r.per_hall.append({
                 "hall": hall["hall"], "name": hall["name"], "kind": hall["kind"], "windows": hall["windows"],
@@ -368,7 +369,8 @@ class CityTwin:
                 "wait_p95_s": round(percentile(waits, 95), 1) if waits else None,
                 "utilisation": round(util, 3), "mae_s": round(statistics.fmean(pred), 1) if pred else None,
                 "double_calls": hall["double_calls"], "server_double_calls": int(stats.get("double_calls", 0)),
-                "ratings_pressed": len(pressed), "ratings_stored": len(stored),
+                "ratings_pressed": len(pressed) + int(hall["rating_outcomes"].get("replaced", 0)),
+                "ratings_stored": len(stored),
             })  # fmt: skip
         if all_waits:
             r.wait_p50_s = round(statistics.median(all_waits), 1)

@@ -364,6 +364,7 @@ class TwinHall:
                 self._count("no_request")
             return
         if self.rng.random() > self.spec.rating_probability:
+            self.host.rated_ids.add(rating_id)  # handled: the next citizen waits for a request of their own
             self._count("declined")
             return
         self.host.stop_calling.wait(self.real(self.rng.uniform(3, 15)))

@@ -29,6 +29,7 @@ def test_a_short_twin_run_has_no_double_calls_and_writes_its_report(broker: Mosq
     assert result.tickets_issued > 20
     assert result.served > 10
     assert result.wait_p95_s is not None
+    assert result.ratings_pressed > 0 and result.ratings_stored == result.ratings_pressed  # none lost, none invented
     # the server's own lag is measured, so the report can tell a slow city from a slow server
     assert result.server_ingest_lag_p95_ms is not None and result.server_kept_up is not None
     assert result.server_cores is not None and result.server_cores > 0
