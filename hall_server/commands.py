@@ -140,15 +140,20 @@ def sweep_timeouts(session: Session, at_ms: int | None = None) -> list[CommandRe
             .where(CommandRecord.id.in_([r.id for r in overdue]), CommandRecord.status == "pending")
             .values(status="timeout")
         )
-        for record in overdue:
-            log.warning(
-                "hall=%s device=%s command %s %s timed out",
-                record.hall_id,
-                record.device_id,
-                record.name,
-                record.cmd_id,
-            )
+        _log_timeouts(overdue)
     return overdue
+
+
+def _log_timeouts(overdue: list[CommandRecord]) -> None:
+    """One warning per hall and command name, with a few ids: a server that fell behind times out
+    thousands of commands at once, and a line for each made its own lag worse (the city twin)."""
+    by_hall: dict[tuple[str, str], list[CommandRecord]] = {}
+    for record in overdue:
+        by_hall.setdefault((record.hall_id, record.name), []).append(record)
+    for (hall, name), records in sorted(by_hall.items()):
+        sample = ", ".join(f"{r.device_id or r.edge_id}:{r.cmd_id}" for r in records[:3])
+        log.warning("hall=%s %d %s command(s) timed out (%s%s)", hall, len(records), name, sample,
+                    ", ..." if len(records) > 3 else "")  # fmt: skip
 
 
 def get(session: Session, cmd_id: str) -> CommandRecord | None:

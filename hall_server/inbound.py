@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from hall_server import certificates, commands, ratings, rectification, seal_jobs, tickets, windows
+from hall_server import certificates, commands, live, ratings, rectification, seal_jobs, tickets, windows
 from hall_server.context import OUTBOX_KEY, HallContext
 from hall_server.errors import HallError
 from hall_server.models import BusEvent, Device, Edge, Hall, StreamMark
@@ -129,13 +129,17 @@ def _known_halls(ctx: HallContext, session: Session, wanted: set[str]) -> frozen
 
 def _apply_in_savepoints(ctx: HallContext, decoded: list[Decoded]) -> tuple[int, int]:
     """Apply messages from the head of `decoded` in one transaction, up to and including the first
-    that queued commands; returns (applied, messages used)."""
+    that queued commands; returns (applied, messages used). Device states go in one statement."""
     applied = used = 0
+    states: list[tuple[Topic, StatePayload]] = []
     with ctx.transaction() as session:
         known = _known_halls(ctx, session, {topic.hall for topic, _, _ in decoded})
         for topic, message, apply in decoded:
             used += 1
             if topic.hall not in known:
+                continue
+            if isinstance(message, StatePayload) and apply is apply_state:
+                states.append((topic, message))
                 continue
             queued = len(session.info.get(OUTBOX_KEY, []))
             try:
@@ -155,7 +159,35 @@ def _apply_in_savepoints(ctx: HallContext, decoded: list[Decoded]) -> tuple[int,
                 log.exception("hall=%s failed to apply a %s message", topic.hall, topic.kind.value)
             if len(session.info.get(OUTBOX_KEY, [])) > queued:
                 break  # commit now: this message's commands go out without waiting for the rest
+        applied += apply_states(session, states)
     return applied, used
+
+
+def apply_states(session: Session, states: list[tuple[Topic, StatePayload]]) -> int:
+    """Store many device states with one executemany UPDATE, outside the ORM.
+
+    A state is the latest full value of its device (bus.md §3) and nothing reacts to it in the
+    transaction, so it needs neither a savepoint nor a loaded row: at city scale states were a third of
+    all inbound messages and the ORM path per message the ingest's largest cost. A state for a device
+    the server does not know updates nothing.
+    """
+    if not states:
+        return 0
+    table = Device.__table__
+    stmt = (
+        table.update()  # type: ignore[attr-defined]
+        .where(table.c.hall_id == bindparam("b_hall"), table.c.id == bindparam("b_device"))
+        .values(
+            state=bindparam("b_state", type_=table.c.state.type),
+            updated_at=bindparam("b_at"),
+        )
+    )
+    at = now_ms()
+    rows = [{"b_hall": t.hall, "b_device": t.device or "", "b_state": m.fields(), "b_at": at} for t, m in states]
+    session.connection().execute(stmt, rows)
+    for hall in {t.hall for t, _ in states}:
+        live.note_table(session, hall, "devices")
+    return len(states)
 
 
 def _apply_with_retry(ctx: HallContext, topic: Topic, message: BaseModel, apply: Apply) -> bool:

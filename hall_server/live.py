@@ -111,6 +111,11 @@ def _offer(queue: asyncio.Queue[dict[str, Any]], message: dict[str, Any]) -> Non
 # --- feeding the hub from committed transactions ----------------------------------------------------
 
 
+def note_table(session: Session, hall: str, table: str) -> None:
+    """Say that this transaction changed `table` rows of `hall`, for writes that bypass the ORM events."""
+    _note(session, hall, KINDS.get(table, "other"))
+
+
 def _note(session: Session, hall: str, kind: str) -> None:
     pending: dict[str, set[str]] = session.info.setdefault(PENDING_KEY, {})
     pending.setdefault(hall, set()).add(kind)

@@ -280,9 +280,19 @@ class CityTwin:
                 )
                 if online >= expected:
                     log.info("all %d devices online", expected)
+                    self._wait_drained(deadline)
                     return
             time.sleep(1.0)
         raise RuntimeError(f"only {online} of {expected} devices came online; see {self.opt.workdir}")
+
+    def _wait_drained(self, deadline: float) -> None:
+        """Start the day only once the server has applied the births (device states follow availability):
+        a day that starts behind a queue of thousands of messages measures the backlog, not the city."""
+        assert self.server is not None
+        quiet = 0
+        while time.monotonic() < deadline and quiet < 3:
+            quiet = quiet + 1 if self.server.get("/api/metrics").get("ingest_queue", 0) == 0 else 0
+            time.sleep(0.5)
 
     def _check_hosts(self) -> None:
         for proc, d in zip(self.procs, self.host_dirs, strict=True):
