@@ -34,6 +34,7 @@ ALL_CATEGORIES = "all"  # the same rule as dispatch.eligible; repeated to keep t
 CLOSED_STATES = ("offline", "paused")
 EARTH_RADIUS_KM = 6371.0088
 MIN_ARRIVAL_SPAN_S = 60.0
+RATES_KEY = "queueing_rates"
 
 
 # --- M/M/c ------------------------------------------------------------------------------------------
@@ -158,6 +159,59 @@ def hall_categories(session: Session, hall_id: str) -> list[str]:
     return sorted(offered)
 
 
+@dataclass(frozen=True)
+class ObservedRates:
+    """What a forecast reads from history: recent arrivals and service times of a skill group."""
+
+    arriving: list[tuple[int, int]]  # (count, first issued_at) per competing category in the window
+    arrival_categories: set[str]
+    durations: list[float]
+
+
+def _observed_rates(
+    ctx: HallContext, session: Session, hall_id: str, category: str, group: list[Any], competing: set[str], at: int
+) -> ObservedRates:
+    """Arrivals in the moving window and the latest service times; reused for `rates_cache_s`.
+
+    These are moving averages over an hour and fifty services, so a few seconds of reuse change nothing
+    a citizen could see, while reading them for every ticket issued was the largest part of issuing at
+    city scale (py-spy on the city twin). The queue itself is always read fresh.
+    """
+    s = ctx.settings
+    cache: dict[tuple[str, str, frozenset[str]], tuple[int, ObservedRates]] = ctx.caches.setdefault(RATES_KEY, {})
+    key = (hall_id, category, frozenset(competing))
+    cached = cache.get(key)
+    if cached is not None and at - cached[0] <= s.rates_cache_s * 1000:
+        return cached[1]
+    since = at - s.arrival_window_s * 1000
+    arrivals = session.execute(
+        select(Ticket.category, func.count(Ticket.id), func.min(Ticket.issued_at))
+        .where(Ticket.hall_id == hall_id, Ticket.issued_at >= since)
+        .group_by(Ticket.category)
+    ).all()
+    takes = {cat for cat, _, _ in arrivals if any(_eligible(w.categories, cat) for w in group)}
+    arriving = [(n, first) for cat, n, first in arrivals if cat in takes]
+    durations = [
+        (finished - called) / 1000
+        for called, finished in session.execute(
+            select(Ticket.called_at, Ticket.finished_at)
+            .where(
+                Ticket.hall_id == hall_id,
+                Ticket.state == "done",
+                Ticket.category.in_(competing | takes or {category}),
+                Ticket.called_at.is_not(None),
+                Ticket.finished_at.is_not(None),
+            )
+            .order_by(Ticket.finished_at.desc())
+            .limit(s.service_samples)
+        ).all()
+        if finished is not None and called is not None and finished >= called
+    ]
+    rates = ObservedRates(arriving, takes, durations)
+    cache[key] = (at, rates)
+    return rates
+
+
 def forecast(
     ctx: HallContext, session: Session, hall_id: str, category: str, *, now: int | None = None, ahead_only: bool = False
 ) -> Forecast | None:
@@ -184,30 +238,9 @@ def forecast(
         ).all()
     )
     competing = {cat for cat in waiting_by_cat if any(_eligible(w.categories, cat) for w in group)}
-    since = at - s.arrival_window_s * 1000
-    arrivals = session.execute(
-        select(Ticket.category, func.count(Ticket.id), func.min(Ticket.issued_at))
-        .where(Ticket.hall_id == hall_id, Ticket.issued_at >= since)
-        .group_by(Ticket.category)
-    ).all()
-    arriving = [(n, first) for cat, n, first in arrivals if any(_eligible(w.categories, cat) for w in group)]
-    competing |= {cat for cat, _, _ in arrivals if any(_eligible(w.categories, cat) for w in group)}
-    durations = [
-        (finished - called) / 1000
-        for called, finished in session.execute(
-            select(Ticket.called_at, Ticket.finished_at)
-            .where(
-                Ticket.hall_id == hall_id,
-                Ticket.state == "done",
-                Ticket.category.in_(competing or {category}),
-                Ticket.called_at.is_not(None),
-                Ticket.finished_at.is_not(None),
-            )
-            .order_by(Ticket.finished_at.desc())
-            .limit(s.service_samples)
-        ).all()
-        if finished is not None and called is not None and finished >= called
-    ]
+    rates = _observed_rates(ctx, session, hall_id, category, group, competing, at)
+    arriving, durations = rates.arriving, rates.durations
+    competing |= rates.arrival_categories
     mean_service = sum(durations) / len(durations) if len(durations) >= s.min_samples else s.default_service_s
     mean_service = max(mean_service, 1.0)
     mu = 1.0 / mean_service

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     arrival_window_s: int = Field(default=3600, ge=60)  # moving window of observed arrivals
     service_samples: int = Field(default=50, ge=1)  # moving average over the last N service times
     min_samples: int = Field(default=5, ge=1)  # fewer arrivals or services: fall back
+    rates_cache_s: float = Field(default=5.0, ge=0)  # observed arrival and service rates are reused this long
     default_service_s: float = Field(default=360.0, gt=0)  # before anything was served
     alternative_max_km: float = Field(default=10.0, ge=0)
     alternative_min_saving_s: float = Field(default=600.0, ge=0)

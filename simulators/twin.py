@@ -227,6 +227,7 @@ class CityTwin:
             "HALL_DEFAULT_SERVICE_S": str(max(0.01, 360.0 / speed)),
             "HALL_ALTERNATIVE_MIN_SAVING_S": str(600.0 / speed),
             "HALL_ALTERNATIVE_CACHE_S": str(60.0 / speed),  # one simulated minute
+            "HALL_RATES_CACHE_S": str(60.0 / speed),
             "HALL_LOG_LEVEL": "WARNING",
         }
         database_url = self.opt.database_url or f"sqlite:///{work / 'hall.db'}"

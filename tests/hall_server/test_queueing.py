@@ -106,7 +106,8 @@ def test_waits_and_recommendation(sqlite_url, hall_topology):
 def test_erlang_c_method_from_observed_rates(sqlite_url, hall_topology):
     """GIVEN 15 arrivals over the last 58 minutes, 10 of them served in 5 min each, at 2 open windows
     THEN /waits uses Erlang C with λ ≈ 15.5/h, μ = 12/h (ρ ≈ 0.65): at least the Erlang C mean wait."""
-    settings = Settings(database_url=sqlite_url, default_service_s=300)
+    # history is rewritten below, behind the server's back: read the rates fresh every time
+    settings = Settings(database_url=sqlite_url, default_service_s=300, rates_cache_s=0)
     with TestClient(create_app(settings)) as client:
         client.put("/api/topology", json=hall_topology(windows=2))
         ids = [client.post("/api/halls/h1/tickets", json={"matter": "biz_license"}).json()["id"] for _ in range(15)]
