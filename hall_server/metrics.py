@@ -4,35 +4,42 @@ slow city from a slow server.
 A queue that only looks long because the server has not yet applied the CALL presses is the server's
 fault, not the city's; `GET /api/metrics` says so with three lags: how long an inbound message waited
 before its transaction committed, how late a dispatch round ran after it was due, and how long one took.
-Each is a rolling window of the latest samples, so the figures describe now, not the whole day.
+Each covers the last `WINDOW_S` seconds (at most `MAX_SAMPLES` samples), so the figures describe now,
+not the whole day.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-WINDOW = 2000
+WINDOW_S = 15.0
+MAX_SAMPLES = 5000
 
 
 class Lag:
-    """A rolling window of durations in milliseconds, with a total count."""
+    """Durations in milliseconds over the last `window_s` seconds, with a total count."""
 
-    def __init__(self, window: int = WINDOW) -> None:
-        self._samples: deque[float] = deque(maxlen=window)
+    def __init__(self, window_s: float = WINDOW_S, max_samples: int = MAX_SAMPLES) -> None:
+        self.window_s = window_s
+        self._samples: deque[tuple[float, float]] = deque(maxlen=max_samples)
         self._lock = threading.Lock()
         self.count = 0
 
     def add(self, ms: float) -> None:
         with self._lock:
-            self._samples.append(ms)
+            self._samples.append((time.monotonic(), ms))
             self.count += 1
 
     def summary(self) -> dict[str, float | int | None]:
+        since = time.monotonic() - self.window_s
         with self._lock:
-            ordered = sorted(self._samples)
+            while self._samples and self._samples[0][0] < since:
+                self._samples.popleft()
+            ordered = sorted(ms for _, ms in self._samples)
             count = self.count
         if not ordered:
             return {"count": count, "p50_ms": None, "p95_ms": None, "max_ms": None}
@@ -59,6 +66,7 @@ class ServerMetrics:
 
     def snapshot(self) -> dict[str, Any]:
         return {
+            "window_s": WINDOW_S,
             "ingest_lag": self.ingest_lag.summary(),
             "ingest_batch": self.ingest_batch.summary(),
             "round_late": self.round_late.summary(),

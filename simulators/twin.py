@@ -124,6 +124,9 @@ def split_hosts(plans: list[HallPlan], hosts: int) -> list[list[HallPlan]]:
     return [g for g in groups if g]
 
 
+METRICS_WINDOW_S = 15.0  # the server's lag figures cover this many seconds (hall_server/metrics.py WINDOW_S)
+
+
 class ServerLag:
     """Watches the server's own lags during the run, so the report can say whether the waits measure the
     city or a server that fell behind it (hall_server/metrics.py)."""
@@ -140,10 +143,12 @@ class ServerLag:
     def start(self, server: ServerProcess) -> None:
         self._t0 = time.monotonic()
         self._cpu0 = _cpu_seconds(server)
-        self._next = self._t0 + self.EVERY_S
+        self._next = self._t0 + max(self.EVERY_S, METRICS_WINDOW_S)
 
-    def poll(self, server: ServerProcess) -> None:
-        if time.monotonic() < self._next:
+    def poll(self, server: ServerProcess, force: bool = False) -> None:
+        """Read the server's lags; not before one metrics window into the day, whose figures still hold
+        the devices' births (applied before the start: the set-up's lag, not the city's)."""
+        if time.monotonic() < self._next and not force:
             return
         self._next = time.monotonic() + self.EVERY_S
         try:
@@ -309,12 +314,16 @@ class CityTwin:
         deadline = end + self.opt.settle_s + 120 + 60 * len(self.plans) / 50
         assert self.server is not None
         self.lag.start(self.server)
+        final_polled = False
         while time.monotonic() < deadline + time.monotonic() - time.time():
             if all((d / "result.json").exists() for d in self.host_dirs):
                 break
             self._check_hosts()
             if time.time() < end:
                 self.lag.poll(self.server)
+            elif not final_polled:  # the day's last window, also for days shorter than one window
+                self.lag.poll(self.server, force=True)
+                final_polled = True
             time.sleep(0.5)
         results = []
         for d in self.host_dirs:

@@ -259,3 +259,19 @@ def test_stop_publishes_offline(broker, sqlite_url, hall_topology):
         assert status.state == "offline" and status.session >= 1
     finally:
         edge.close()
+
+
+def test_metrics_say_how_far_behind_the_ingest_is(bus_setup, wait_until):
+    """GIVEN key presses applied from the bus THEN GET /api/metrics counts them with their lag, and the
+    queue is empty once they are applied."""
+    client, edge = bus_setup
+    before = client.get("/api/metrics").json()
+    client.post("/api/halls/h1/tickets", json={"matter": "social_card"})
+    edge.event("w1-caller", "key", {"key": "call_next"})
+    edge.event("w2-caller", "key", {"key": "call_next"})
+    after = _wait(wait_until, lambda: (m := client.get("/api/metrics").json())["ingest_lag"]["count"]
+                  >= before["ingest_lag"]["count"] + 2 and m)  # fmt: skip
+    lag = after["ingest_lag"]
+    assert lag["p50_ms"] is not None and 0 <= lag["p50_ms"] <= lag["p95_ms"] <= lag["max_ms"] < 5000
+    assert after["ingest_queue"] == 0 and after["window_s"] > 0
+    assert set(after) >= {"ingest_batch", "round_late", "round_duration", "rounds_run"}
