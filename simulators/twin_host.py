@@ -29,6 +29,7 @@ import re
 import sys
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,10 +241,8 @@ class TwinHall:
     def _arrive(self) -> None:
         matters, weights = zip(*self.matters, strict=True)
         matter = self.rng.choices(matters, weights)[0]
-        try:
-            response = self.host.http.post(f"/api/halls/{self.plan.hall_id}/tickets", json={"matter": matter["code"]})
-        except httpx.HTTPError as exc:
-            log.warning("hall %s: ticket request failed: %s", self.plan.hall_id, exc)
+        response = self._request_ticket(matter["code"])
+        if response is None:
             with self.lock:
                 self.refused += 1
             return
@@ -277,6 +276,21 @@ class TwinHall:
             self.visits[visit.number] = visit
             if visit.reason == "balked":
                 self.balked += 1
+
+    def _request_ticket(self, matter: str, attempts: int = 3) -> httpx.Response | None:
+        """POST a ticket as a kiosk does: with a request id, sent again (same id) when the connection
+        broke, so a retry never prints a second ticket (a kept-alive connection the server closed at
+        that moment broke one request in a whole-city run)."""
+        body = {"matter": matter, "request_id": uuid.uuid4().hex}
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.host.http.post(f"/api/halls/{self.plan.hall_id}/tickets", json=body)
+            except httpx.TransportError as exc:
+                log.warning("hall %s: ticket request failed (attempt %d): %s", self.plan.hall_id, attempt, exc)
+            except httpx.HTTPError as exc:
+                log.warning("hall %s: ticket request failed: %s", self.plan.hall_id, exc)
+                return None
+        return None
 
     # -- clerks ----------------------------------------------------------------------------------------
     def clerk(self, window: str) -> None:
