@@ -89,9 +89,7 @@ def health(request: Request) -> dict[str, Any]:
 @router.get("/metrics")
 def metrics(request: Request) -> dict[str, Any]:
     """How far behind this server process is: ingest and dispatch-round lags (hall_server/metrics.py)."""
-    ctx = _ctx(request)
-    rounds = getattr(request.app.state, "rounds", None)
-    return {**ctx.metrics.snapshot(), "rounds_run": getattr(rounds, "rounds_run", 0)}
+    return _ctx(request).metrics.snapshot()
 
 
 @router.put("/topology")

@@ -282,9 +282,8 @@ class Ingest:
             self._apply(wanted)
             done = time.monotonic()
             self.ctx.metrics.ingest_batch.add((done - started) * 1000)
-            for message in messages:
-                self.ctx.metrics.ingest_lag.add((done - message.timestamp) * 1000)
             for message in messages:  # after the commit: the broker may forget them now
+                self.ctx.metrics.ingest_lag.add((done - message.timestamp) * 1000)
                 self.client.ack(message.mid, message.qos)
             if stopping:
                 return

@@ -13,17 +13,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import zlib
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hall_server import audit, seal_catalogue
 from hall_server.auth import Principal
 from hall_server.context import HallContext
-from hall_server.db import local_day
+from hall_server.db import bump_counter, local_day
 from hall_server.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from hall_server.integrity_settings import A4, integrity
 from hall_server.models import Case, CaseCounter, Hall, KeyValue, Matter, Ticket, Visit
@@ -88,15 +86,7 @@ def applicant_hash(session: Session, applicant_id: str) -> str:
 
 
 def _allocate(session: Session, hall: str, day: str) -> int:
-    table = cast(Table, CaseCounter.__table__)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(table)
-        .values(hall_id=hall, day=day, last=1)
-        .on_conflict_do_update(index_elements=[table.c.hall_id, table.c.day], set_={"last": table.c.last + 1})
-        .returning(table.c.last)
-    )
-    return int(session.execute(stmt).scalar_one())
+    return bump_counter(session, CaseCounter, hall_id=hall, day=day)
 
 
 def open_case(

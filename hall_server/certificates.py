@@ -11,7 +11,7 @@ import hashlib
 import io
 import logging
 import secrets
-from typing import Any, cast
+from typing import Any
 
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode.qr import QrCodeWidget
@@ -21,14 +21,13 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
-from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hall_server import audit, commands
 from hall_server.auth import Principal
 from hall_server.context import HallContext
+from hall_server.db import bump_counter
 from hall_server.errors import ConflictError, NotFoundError
 from hall_server.integrity_settings import A3 as MEDIA_A3
 from hall_server.integrity_settings import integrity, public_url
@@ -72,15 +71,7 @@ def render_pdf(*, case_number: str, matter: str, holder: str, hall_name: str, se
 
 
 def _next_blank(ctx: HallContext, session: Session, hall: str, media: str) -> str:
-    table = cast(Table, BlankStock.__table__)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(table)
-        .values(hall_id=hall, media=media, last=1)
-        .on_conflict_do_update(index_elements=[table.c.hall_id, table.c.media], set_={"last": table.c.last + 1})
-        .returning(table.c.last)
-    )
-    n = int(session.execute(stmt).scalar_one())
+    n = bump_counter(session, BlankStock, hall_id=hall, media=media)
     from hall_server.cases import hall_code
 
     prefix = integrity(ctx).blank_prefix.get(media, "BL")

@@ -96,6 +96,27 @@ class HallContext:
             self.rounds.request(hall, at_ms)
 
 
+def queued_commands(session: Session) -> int:
+    """How many commands this transaction has queued so far."""
+    return len(session.info.get(OUTBOX_KEY, []))
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A nested transaction whose queued commands go with it if it rolls back.
+
+    The rows of a rolled-back savepoint are gone, so the commands it queued must not be published after
+    the outer commit: every caller that catches a failure inside a savepoint needs this, not its own copy.
+    """
+    queued = queued_commands(session)
+    try:
+        with session.begin_nested():
+            yield
+    except BaseException:
+        del session.info.get(OUTBOX_KEY, [])[queued:]
+        raise
+
+
 def enqueue(session: Session, cmd: Outgoing) -> None:
     """Hand a command to the post-commit publisher of this session's transaction."""
     session.info.setdefault(OUTBOX_KEY, []).append(cmd)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alembic import command as alembic_command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, update
+from sqlalchemy import Engine, Table, create_engine, event, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -92,15 +94,11 @@ class Database:
         writer = self.engine.execution_options(**{IMMEDIATE: True})
         self._write = sessionmaker(bind=writer, expire_on_commit=False)
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self._writers: threading.RLock | None = threading.RLock() if self.dialect == "sqlite" else None
+        self._writers: AbstractContextManager[Any] = threading.RLock() if self.dialect == "sqlite" else nullcontext()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        if self._writers is None:
-            with self._write() as session, session.begin():
-                yield session
-            return
         with self._writers, self._write() as session, session.begin():
             yield session
 
@@ -148,6 +146,23 @@ def next_server_session(db: Database) -> int:
             session.add(ServerSession(id=1, counter=1))
             value = 1
         return int(value)
+
+
+def bump_counter(session: Session, model: Any, **key: str) -> int:
+    """Increment and return the `last` column of `model`'s row `key` (created at 1) in one atomic upsert.
+
+    Ticket numbers, case numbers and blank serials all come from such a row: no read-then-write, so two
+    transactions (or processes) can never take the same value.
+    """
+    table = cast(Table, model.__table__)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(table)
+        .values(**key, last=1)
+        .on_conflict_do_update(index_elements=[table.c[k] for k in key], set_={"last": table.c.last + 1})
+        .returning(table.c.last)
+    )
+    return int(session.execute(stmt).scalar_one())
 
 
 def local_tz(name: str = "Asia/Shanghai") -> tzinfo:

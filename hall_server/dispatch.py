@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hall_server import audit, commands
-from hall_server.context import OUTBOX_KEY, HallContext, wake_round
+from hall_server.context import HallContext, savepoint, wake_round
 from hall_server.errors import ConflictError, HallError, NotFoundError
 from hall_server.models import Device, Hall, Ticket, Window
 from hall_server.visits import start_period, visit_of
@@ -178,12 +178,10 @@ def run_rounds(ctx: HallContext, hall_ids: Sequence[str], now: int | None = None
     outcomes: list[RoundOutcome] = []
     with ctx.transaction() as session:
         for hall_id in sorted(set(hall_ids)):
-            queued = len(session.info.get(OUTBOX_KEY, []))
             try:
-                with session.begin_nested():
+                with savepoint(session):
                     outcomes.append(_hall_round(ctx, session, hall_id, now))
             except HallError as exc:
-                del session.info.get(OUTBOX_KEY, [])[queued:]  # the savepoint's commands were rolled back
                 log.warning("hall=%s dispatch round refused: %s", hall_id, exc.detail)
                 outcomes.append(RoundOutcome(hall_id))
     return outcomes

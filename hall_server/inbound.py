@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from hall_server import certificates, commands, live, ratings, rectification, seal_jobs, tickets, windows
-from hall_server.context import OUTBOX_KEY, HallContext
+from hall_server.context import HallContext, queued_commands, savepoint
 from hall_server.errors import HallError
 from hall_server.models import BusEvent, Device, Edge, Hall, StreamMark
 from hallbus import (
@@ -141,23 +141,20 @@ def _apply_in_savepoints(ctx: HallContext, decoded: list[Decoded]) -> tuple[int,
             if isinstance(message, StatePayload) and apply is apply_state:
                 states.append((topic, message))
                 continue
-            queued = len(session.info.get(OUTBOX_KEY, []))
+            queued = queued_commands(session)
             try:
-                with session.begin_nested():
+                with savepoint(session):
                     apply(ctx, session, topic, message)
                 applied += 1
             except IntegrityError as exc:  # already applied (a replay, or another process first)
-                del session.info.get(OUTBOX_KEY, [])[queued:]
                 log.info("hall=%s %s already applied (%s)", topic.hall, topic.kind.value, exc.orig)
             except HallError as exc:
-                del session.info.get(OUTBOX_KEY, [])[queued:]
                 log.info("hall=%s %s refused: %s", topic.hall, topic.kind.value, exc.detail)
             except (OperationalError, KeyboardInterrupt, SystemExit):
                 raise
             except Exception:  # a bug on one message costs that message, not the batch around it
-                del session.info.get(OUTBOX_KEY, [])[queued:]
                 log.exception("hall=%s failed to apply a %s message", topic.hall, topic.kind.value)
-            if len(session.info.get(OUTBOX_KEY, [])) > queued:
+            if queued_commands(session) > queued:
                 break  # commit now: this message's commands go out without waiting for the rest
         applied += apply_states(session, states)
     return applied, used
@@ -412,13 +409,11 @@ def _apply_key(ctx: HallContext, session: Session, topic: Topic, data: KeyEventD
     if action is None:
         log.info("hall=%s window=%s key %s has no action yet", topic.hall, device.window_id, data.key)
         return
-    queued = len(session.info.get(OUTBOX_KEY, []))
     try:
-        with session.begin_nested():
+        with savepoint(session):
             params = windows.key_params(session, topic.hall, data.key, data.arg)
             windows.perform(ctx, session, topic.hall, device.window_id, action, f"caller:{device.id}", params)
     except HallError as exc:
-        del session.info.get(OUTBOX_KEY, [])[queued:]  # the savepoint's commands were rolled back too
         log.info("hall=%s window=%s key %s refused: %s", topic.hall, device.window_id, data.key, exc.detail)
 
 

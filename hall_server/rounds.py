@@ -9,8 +9,8 @@ database keeps rounds of a hall at least `dispatch_round_ms` apart across server
 too-early round is simply rescheduled.
 
 A slow recovery sweep (`dispatch_recovery_s`, default 30 s, and once at start) asks for a round in
-halls that have ready windows and waiting tickets, or held tickets, so a wake-up lost with a crashed process is not lost
-for good. It reads two small indexed aggregates, not the queue.
+halls that have ready windows and waiting tickets, or held tickets, so a wake-up lost with a crashed
+process is not lost for good. It reads three small indexed aggregates, not the queue.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class RoundScheduler:
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="hall-rounds", daemon=True)
         self.rounds_run = 0
+        ctx.metrics.gauge("rounds_run", lambda: self.rounds_run)
 
     def start(self) -> None:
         self._thread.start()

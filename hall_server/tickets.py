@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hall_server import audit, commands, dispatch, queueing
 from hall_server.context import HallContext
-from hall_server.db import local_day
+from hall_server.db import bump_counter, local_day
 from hall_server.errors import ConflictError, InvalidError, NotFoundError
 from hall_server.models import Booking, CommandRecord, Device, Hall, Matter, Ticket, TicketCounter
 from hall_server.visits import open_visit
@@ -45,18 +43,7 @@ class IssueRequest:
 
 def allocate_seq(session: Session, hall: str, day: str, prefix: str) -> int:
     """Bump and return the counter of (hall, day, prefix) in one atomic statement."""
-    table = cast(Table, TicketCounter.__table__)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(table)
-        .values(hall_id=hall, day=day, prefix=prefix, last=1)
-        .on_conflict_do_update(
-            index_elements=[table.c.hall_id, table.c.day, table.c.prefix],
-            set_={"last": table.c.last + 1},
-        )
-        .returning(table.c.last)
-    )
-    return int(session.execute(stmt).scalar_one())
+    return bump_counter(session, TicketCounter, hall_id=hall, day=day, prefix=prefix)
 
 
 def format_number(prefix: str, seq: int) -> str:
