@@ -63,12 +63,6 @@ def swarm_plans(devices: int) -> list[HallPlan]:
     return plans
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class SwarmProcess:
     def __init__(self, work: Path, plans: list[HallPlan], broker: MosquittoBroker, server: ServerProcess, load: float):
         windows = sum(p.windows for p in plans)
@@ -110,16 +104,6 @@ class SwarmProcess:
         return json.loads(line) if line.strip() else {}
 
 
-def wait_absorbed(server: ServerProcess, timeout: float = 180.0) -> float:
-    """Wait until the server has applied the births (its ingest queue stays empty); the seconds taken."""
-    start = time.monotonic()
-    quiet = 0
-    while time.monotonic() - start < timeout and quiet < 3:
-        quiet = quiet + 1 if server.get("/api/metrics")["ingest_queue"] == 0 else 0
-        time.sleep(0.5)
-    return time.monotonic() - start
-
-
 def step(
     work: Path, broker: MosquittoBroker, rtt: BrokerRoundTrip, devices: int, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -131,14 +115,13 @@ def step(
         server.put("/api/topology", topology([PROBE, *plans])).raise_for_status()
         swarm = SwarmProcess(work, plans, broker, server, args.load)
         probe = PressToScreen(work, broker, args.caller_poll, args.round_ms, server=server, plan=PROBE)
-        absorbed_s = wait_absorbed(server)
-        assert server.proc is not None
+        absorbed_s = server.wait_drained(180.0)
         swarm.go()
         time.sleep(2.0)  # the first CALL presses of every window settle
-        cpu_w, t_w = cpu_seconds(server.proc.pid), time.monotonic()
+        cpu_w, t_w = server.cpu_seconds(), time.monotonic()
         time.sleep(args.warmup)  # the swarm alone: what the devices cost the server, without the probe
-        swarm_cores = (cpu_seconds(server.proc.pid) - cpu_w) / (time.monotonic() - t_w)
-        cpu0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
+        swarm_cores = (server.cpu_seconds() - cpu_w) / (time.monotonic() - t_w)
+        cpu0, t0 = server.cpu_seconds(), time.monotonic()
         blocks, every_press, every_rtt = [], [], []
         for _ in range(args.reps):
             probe.issue(args.samples)
@@ -152,7 +135,7 @@ def step(
             every_rtt += trips
             p, b = summary(presses), summary(trips)
             blocks.append({"ratio_p50": p["p50"] / b["p50"], "ratio_p99": p["p99"] / b["p99"]})
-        cores = (cpu_seconds(server.proc.pid) - cpu0) / (time.monotonic() - t0)
+        cores = (server.cpu_seconds() - cpu0) / (time.monotonic() - t0)
         metrics = server.get("/api/metrics")
     finally:
         counts = swarm.stop() if swarm is not None else {}

@@ -111,6 +111,26 @@ class ServerProcess:
         _terminate(self.proc)
         self.proc = None
 
+    def wait_drained(self, timeout: float) -> float:
+        """Wait until the server has applied what the bus delivered (its ingest queue empty three reads
+        in a row), e.g. the devices' births before a measured day starts; returns the seconds taken."""
+        start = time.monotonic()
+        quiet = 0
+        while time.monotonic() - start < timeout and quiet < 3:
+            quiet = quiet + 1 if self.get("/api/metrics").get("ingest_queue", 0) == 0 else 0
+            time.sleep(0.5)
+        return time.monotonic() - start
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used so far (Linux /proc); 0 when it is not running."""
+        if self.proc is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         self.stop()
         self.http.close()

@@ -124,9 +124,6 @@ def split_hosts(plans: list[HallPlan], hosts: int) -> list[list[HallPlan]]:
     return [g for g in groups if g]
 
 
-METRICS_WINDOW_S = 15.0  # the server's lag figures cover this many seconds (hall_server/metrics.py WINDOW_S)
-
-
 class ServerLag:
     """Watches the server's own lags during the run, so the report can say whether the waits measure the
     city or a server that fell behind it (hall_server/metrics.py)."""
@@ -142,8 +139,9 @@ class ServerLag:
 
     def start(self, server: ServerProcess) -> None:
         self._t0 = time.monotonic()
-        self._cpu0 = _cpu_seconds(server)
-        self._next = self._t0 + max(self.EVERY_S, METRICS_WINDOW_S)
+        self._cpu0 = server.cpu_seconds()
+        window_s = float(server.get("/api/metrics")["window_s"])  # how many seconds the server's figures cover
+        self._next = self._t0 + max(self.EVERY_S, window_s)
 
     def poll(self, server: ServerProcess, force: bool = False) -> None:
         """Read the server's lags; not before one metrics window into the day, whose figures still hold
@@ -160,7 +158,7 @@ class ServerLag:
             if m[key]["p95_ms"] is not None:
                 into.append(float(m[key]["p95_ms"]))
         self.queue_max = max(self.queue_max, int(m.get("ingest_queue", 0)))
-        self.cores = (_cpu_seconds(server) - self._cpu0) / max(1e-3, time.monotonic() - self._t0)
+        self.cores = (server.cpu_seconds() - self._cpu0) / max(1e-3, time.monotonic() - self._t0)
 
     def into(self, r: TwinResult, speed: float) -> None:
         """The worst p95 seen; the server kept up if it never fell a simulated minute behind."""
@@ -170,16 +168,6 @@ class ServerLag:
         r.server_cores = round(self.cores, 2) if self.cores is not None else None
         worst = max(r.server_ingest_lag_p95_ms or 0.0, r.server_round_late_p95_ms or 0.0)
         r.server_kept_up = worst * speed / 1000 <= 60 if self.ingest_p95 else None
-
-
-def _cpu_seconds(server: ServerProcess) -> float:
-    if server.proc is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class CityTwin:
@@ -286,19 +274,12 @@ class CityTwin:
                 )
                 if online >= expected:
                     log.info("all %d devices online", expected)
-                    self._wait_drained(deadline)
+                    # the day starts once the births are applied: a day behind a queue of thousands of
+                    # messages would measure the backlog, not the city
+                    self.server.wait_drained(max(0.0, deadline - time.monotonic()))
                     return
             time.sleep(1.0)
         raise RuntimeError(f"only {online} of {expected} devices came online; see {self.opt.workdir}")
-
-    def _wait_drained(self, deadline: float) -> None:
-        """Start the day only once the server has applied the births (device states follow availability):
-        a day that starts behind a queue of thousands of messages measures the backlog, not the city."""
-        assert self.server is not None
-        quiet = 0
-        while time.monotonic() < deadline and quiet < 3:
-            quiet = quiet + 1 if self.server.get("/api/metrics").get("ingest_queue", 0) == 0 else 0
-            time.sleep(0.5)
 
     def _check_hosts(self) -> None:
         for proc, d in zip(self.procs, self.host_dirs, strict=True):
@@ -378,7 +359,8 @@ class CityTwin:
             r.double_calls += hall["double_calls"]
             r.server_double_calls += int(stats.get("double_calls", 0))
             # a key pressed for a request other than the one the citizen expected is still a rating pressed
-            r.ratings_pressed += len(pressed) + int(hall["rating_outcomes"].get("replaced", 0))
+            pressed_n = len(pressed) + int(hall["rating_outcomes"].get("replaced", 0))
+            r.ratings_pressed += pressed_n
             r.ratings_stored += len(stored)
             r.per_hall.append({
                 "hall": hall["hall"], "name": hall["name"], "kind": hall["kind"], "windows": hall["windows"],
@@ -389,7 +371,7 @@ class CityTwin:
                 "wait_p95_s": round(percentile(waits, 95), 1) if waits else None,
                 "utilisation": round(util, 3), "mae_s": round(statistics.fmean(pred), 1) if pred else None,
                 "double_calls": hall["double_calls"], "server_double_calls": int(stats.get("double_calls", 0)),
-                "ratings_pressed": len(pressed) + int(hall["rating_outcomes"].get("replaced", 0)),
+                "ratings_pressed": pressed_n,
                 "ratings_stored": len(stored),
             })  # fmt: skip
         if all_waits:
