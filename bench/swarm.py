@@ -51,12 +51,12 @@ class SwarmHall:
     hall_id: str
     edge: str
     devices: list[tuple[str, str, str | None]]  # (device id, kind, window)
-    windows: list[str] = field(default_factory=list)
     seq: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.windows = sorted({w for _, kind, w in self.devices if kind == "caller" and w})
+        self.caller_of = {w: d for d, kind, w in self.devices if kind == "caller" and w}
+        self.windows: list[str] = sorted(self.caller_of)
         self.kinds = {d: kind for d, kind, _ in self.devices}
         self.window_of = {d: w for d, _, w in self.devices}
 
@@ -80,6 +80,11 @@ class Timers:
         with self._cond:
             self._n += 1
             heapq.heappush(self._heap, (time.monotonic() + seconds, self._n, fn))
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self.stopped = True
             self._cond.notify()
 
     def _run(self) -> None:
@@ -168,16 +173,13 @@ class Swarm:
         self.client_of[hall.hall_id].publish(topics_for(hall.hall_id).dev_event(device), encode(event), 1)
         self._count("events")
 
-    def _caller(self, hall: SwarmHall, window: str) -> str:
-        return next(d for d, kind, w in hall.devices if kind == "caller" and w == window)
-
     def press_call(self, hall: SwarmHall, window: str) -> None:
-        self._event(hall, self._caller(hall, window), "key", {"key": "call_next"})
+        self._event(hall, hall.caller_of[window], "key", {"key": "call_next"})
 
     def _finish(self, hall: SwarmHall, window: str) -> None:
         if self.stop.is_set():
             return
-        self._event(hall, self._caller(hall, window), "key", {"key": "finish"})
+        self._event(hall, hall.caller_of[window], "key", {"key": "finish"})
         self.press_call(hall, window)
 
     def _rate(self, hall: SwarmHall, device: str, rating_id: int) -> None:
@@ -224,9 +226,7 @@ class Swarm:
             t.start()
         sys.stdin.readline()  # until the bench closes our stdin
         self.stop.set()
-        with self.timers._cond:
-            self.timers.stopped = True
-            self.timers._cond.notify()
+        self.timers.stop()
         for t in issuers:
             t.join(timeout=35)
         for client in self.clients:
